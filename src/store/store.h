@@ -1,0 +1,71 @@
+/*
+ * The store layer as the rest of cairn sees it: opening a backend from a
+ * config map, content addressing, verified reads, durable write batches and
+ * head compare-and-set. Backends implement include/cairn/store.h; this file
+ * is the caller's side of that seam.
+ *
+ * Node bytes go through a frame (store.c) before they reach a backend, and the
+ * address is the hash of the framed bytes, so a read can be verified before
+ * anything is decoded and a replica can copy nodes without understanding them.
+ */
+#ifndef CAIRN_STORE_STORE_H
+#define CAIRN_STORE_STORE_H
+
+#include <string.h>
+
+#include "cairn/store.h"
+#include "base/common.h"
+
+/* Opens the backend named by config's :backend (a Datahike :store map). */
+int cairn_store_open(cairn_store **out, cairn_val config, cairn_error *err);
+void cairn_store_close(cairn_store *s);
+
+/* Address of stored bytes: SHA-256 truncated to CAIRN_ADDR_LEN. */
+void cairn_addr_of(cairn_addr *out, const void *data, size_t len);
+/* Lower-case hex, NUL-terminated (2 * CAIRN_ADDR_LEN + 1 bytes). */
+void cairn_addr_hex(char *out, const cairn_addr *a);
+/* Parses exactly 2 * CAIRN_ADDR_LEN hex digits; 0 or CAIRN_EINVALID. */
+int cairn_addr_parse(cairn_addr *out, const char *hex, size_t len);
+static inline int cairn_addr_equal(const cairn_addr *a, const cairn_addr *b)
+{
+    return memcmp(a->bytes, b->bytes, CAIRN_ADDR_LEN) == 0;
+}
+
+/*
+ * Reads node addr, verifies its bytes hash to addr (CAIRN_ECORRUPT if not),
+ * and returns the node's payload (unframed) in a cairn_malloc'd buffer.
+ */
+int cairn_store_get_node(cairn_store *s, const cairn_addr *addr, void **data_out, size_t *len_out);
+
+/* A batch of nodes written with one durable put_many. */
+typedef struct cairn_store_batch cairn_store_batch;
+
+int cairn_store_batch_new(cairn_store_batch **out, cairn_store *s);
+/* Frames and hashes a node payload, buffers it, and gives its address. */
+int cairn_store_batch_add(cairn_store_batch *b, const void *node, size_t len, cairn_addr *addr_out);
+/* Nodes added so far, and their framed bytes. */
+size_t cairn_store_batch_count(const cairn_store_batch *b);
+size_t cairn_store_batch_bytes(const cairn_store_batch *b);
+/* Writes every buffered node durably; the batch is empty afterwards. */
+int cairn_store_batch_commit(cairn_store_batch *b);
+void cairn_store_batch_free(cairn_store_batch *b);
+
+/* Heads, locking: thin wrappers that check arguments and fill s->err. */
+int cairn_store_head_read(cairn_store *s, const char *name, void **data_out, size_t *len_out);
+int cairn_store_head_cas(cairn_store *s, const char *name, const void *expected, size_t expected_len,
+                         const void *data, size_t len);
+int cairn_store_lock(cairn_store *s);
+void cairn_store_unlock(cairn_store *s);
+
+/* 1 when name is a valid head name: [A-Za-z0-9._-]{1,128}, not "." or "..". */
+int cairn_store_head_name_ok(const char *name);
+
+/* Config helpers for backends: the value of :key in map, or nil. */
+cairn_val cairn_store_config_get(cairn_val config, const char *key);
+/* The string value of :key; NULL (and err filled) when absent or not a string. */
+const char *cairn_store_config_string(cairn_val config, const char *key, cairn_error *err);
+
+/* Built-in backends. */
+int cairn_store_mem_open(cairn_store **out, cairn_val config, cairn_error *err);
+
+#endif
