@@ -985,8 +985,14 @@ int cairn_compare(cairn_val a, cairn_val b)
     case CAIRN_KEYWORD:
     case CAIRN_SYMBOL:
         return ident_compare(cairn_val_ident(a), cairn_val_ident(b));
-    case CAIRN_UUID:
-        return cmp_bytes(cairn_uuid_get(a), 16, cairn_uuid_get(b), 16);
+    case CAIRN_UUID: {
+        /* Java's UUID.compareTo: each 8-byte half as a signed long */
+        uint8_t x[16], y[16];
+        memcpy(x, cairn_uuid_get(a), 16);
+        memcpy(y, cairn_uuid_get(b), 16);
+        x[0] ^= 0x80, x[8] ^= 0x80, y[0] ^= 0x80, y[8] ^= 0x80;
+        return cmp_bytes(x, 16, y, 16);
+    }
     case CAIRN_VECTOR: {
         const cairn_coll *x = cairn_val_coll(a), *y = cairn_val_coll(b);
         if (x->count != y->count)
