@@ -367,6 +367,180 @@ CAIRN_API int cairn_json_read(cairn_val *out, const char *text, size_t len,
 CAIRN_API int cairn_json_print(char **out, size_t *out_len, cairn_val v);
 
 /* ------------------------------------------------------------------------ */
+/* Databases                                                                */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * A database is named by a Datahike config map (an EDN map value):
+ *
+ *   {:store {:backend :file :path "/data/db"}    ; :mem (with :id), :lmdb, :sqlite
+ *    :keep-history? true                          ; default true
+ *    :schema-flexibility :write                   ; or :read
+ *    :branch :db                                  ; default :db
+ *    :initial-tx [...]}                           ; create-database only
+ *
+ * A connection (cairn_conn) belongs to one thread at a time for setup and
+ * release, but cairn_transact and cairn_conn_db may be called from any number
+ * of threads at once. Database values (cairn_db) are immutable snapshots:
+ * every function taking a const cairn_db * may run on many threads at once,
+ * and a value stays readable after newer commits.
+ */
+typedef struct cairn_conn cairn_conn;
+typedef struct cairn_db cairn_db;
+typedef struct cairn_tx_report cairn_tx_report;
+
+/**
+ * Creates a database: validates the config, writes the empty database and
+ * its first commit, then transacts :initial-tx if given.
+ * @return 0; CAIRN_EEXISTS (":db-already-exists"); CAIRN_EINVALID (bad config,
+ * bad :initial-tx); storage errors.
+ */
+CAIRN_API int cairn_create_database(cairn_val config, cairn_error *err);
+
+/** Deletes the database's data from its store. Absent is not an error. */
+CAIRN_API int cairn_delete_database(cairn_val config, cairn_error *err);
+
+/** Sets *out to 1 when the database exists, else 0. */
+CAIRN_API int cairn_database_exists(int *out, cairn_val config, cairn_error *err);
+
+/**
+ * Connects. Reads the branch head; takes no lock: the first transaction
+ * makes this connection the store's single writer (CAIRN_EBUSY if another
+ * process already is).
+ * @return 0; CAIRN_ENOTFOUND (":db-does-not-exist"); CAIRN_EINVALID (bad or
+ * mismatched config); storage errors.
+ */
+CAIRN_API int cairn_connect(cairn_conn **out, cairn_val config, cairn_error *err);
+
+/** Closes the connection; waits for queued transactions; NULL is a no-op. */
+CAIRN_API void cairn_conn_release(cairn_conn *conn);
+
+/**
+ * The current database value: re-reads the branch head, so commits made by
+ * another process are seen. The caller owns the reference (cairn_db_release).
+ */
+CAIRN_API int cairn_conn_db(cairn_db **out, cairn_conn *conn, cairn_error *err);
+
+CAIRN_API cairn_db *cairn_db_retain(cairn_db *db);
+CAIRN_API void cairn_db_release(cairn_db *db);
+
+/**
+ * Transacts Datahike transaction data (a vector of entity maps and
+ * [:db/add e a v] / [:db/retract ...] / [:db/retractEntity e] / [:db/cas ...]
+ * operations). tx_meta is a map of attributes asserted on the transaction
+ * entity, or nil. Blocks until the commit is durable.
+ * @param out the report (owned; cairn_tx_report_free), or NULL to drop it.
+ * @return 0; CAIRN_EINVALID with a Datahike keyword (":transact/syntax",
+ * ":transact/schema", ":transact/upsert", ":transact/unique", ":transact/cas",
+ * ...), nothing changed; CAIRN_EBUSY (another writer); CAIRN_ECONFLICT (the
+ * head moved under this writer); storage errors.
+ */
+CAIRN_API int cairn_transact(cairn_tx_report **out, cairn_conn *conn, cairn_val tx_data, cairn_val tx_meta,
+                             cairn_error *err);
+/** cairn_transact with EDN text: a vector, or a map {:tx-data [...] :tx-meta {...}}. */
+CAIRN_API int cairn_transact_edn(cairn_tx_report **out, cairn_conn *conn, const char *edn, size_t len,
+                                 cairn_error *err);
+/** cairn_transact with JSON text (Datahike's JSON conventions). */
+CAIRN_API int cairn_transact_json(cairn_tx_report **out, cairn_conn *conn, const char *json, size_t len,
+                                  cairn_error *err);
+
+/**
+ * Applies a transaction to a database value without storing anything
+ * (Datahike's `with`). db_after of the report is readable like any value.
+ */
+CAIRN_API int cairn_db_with(cairn_tx_report **out, const cairn_db *db, cairn_val tx_data, cairn_val tx_meta,
+                            cairn_error *err);
+
+/* The transaction report. Accessors return borrowed values that live as long
+ * as the report. */
+CAIRN_API const cairn_db *cairn_tx_report_db_before(const cairn_tx_report *r);
+CAIRN_API const cairn_db *cairn_tx_report_db_after(const cairn_tx_report *r);
+/** Vector of [e a v tx added] vectors, attributes as keywords. */
+CAIRN_API cairn_val cairn_tx_report_tx_data_get(const cairn_tx_report *r);
+/** Map tempid -> entity id, including :db/current-tx. */
+CAIRN_API cairn_val cairn_tx_report_tempids_get(const cairn_tx_report *r);
+/** Map of transaction metadata: :db/txInstant, :db/commitId, user meta. */
+CAIRN_API cairn_val cairn_tx_report_tx_meta_get(const cairn_tx_report *r);
+CAIRN_API void cairn_tx_report_free(cairn_tx_report *r);
+
+/**
+ * Listeners run on the writer thread after each committed transaction, in
+ * commit order, with a borrowed report. They must not call cairn_transact on
+ * the same connection (it would wait for itself).
+ */
+typedef void (*cairn_listen_cb)(const cairn_tx_report *report, void *payload);
+CAIRN_API int cairn_listen(int *key_out, cairn_conn *conn, cairn_listen_cb cb, void *payload);
+CAIRN_API int cairn_unlisten(cairn_conn *conn, int key);
+
+/* ---- temporal views ---------------------------------------------------- */
+
+/** All datoms ever asserted or retracted (needs :keep-history? true). */
+CAIRN_API int cairn_db_history(cairn_db **out, const cairn_db *db, cairn_error *err);
+/**
+ * The database as of a time point, inclusive: time_point is a transaction id
+ * (INT) or an instant (INST, compared with :db/txInstant).
+ */
+CAIRN_API int cairn_db_as_of(cairn_db **out, const cairn_db *db, cairn_val time_point, cairn_error *err);
+/** Only the datoms added after time_point (exclusive). */
+CAIRN_API int cairn_db_since(cairn_db **out, const cairn_db *db, cairn_val time_point, cairn_error *err);
+
+/* ---- datoms ------------------------------------------------------------- */
+
+typedef enum cairn_index {
+    CAIRN_INDEX_EAVT = 0,
+    CAIRN_INDEX_AEVT = 1,
+    CAIRN_INDEX_AVET = 2
+} cairn_index;
+
+/** One datom; a and v are borrowed from the iterator until its next step. */
+typedef struct cairn_datom {
+    int64_t e;      /* entity id */
+    cairn_val a;    /* attribute ident (keyword) */
+    cairn_val v;    /* value */
+    int64_t tx;     /* transaction id */
+    int added;      /* 1 = assertion, 0 = retraction (history views) */
+} cairn_datom;
+
+typedef struct cairn_datoms cairn_datoms;
+
+/**
+ * Datoms of index whose leading components equal components (a vector of up
+ * to 4 values in the index's own order: [e a v tx] for EAVT, [a e v tx] for
+ * AEVT, [a v e tx] for AVET; entity positions take ids, lookup refs or
+ * idents). An empty vector or nil means the whole index.
+ */
+CAIRN_API int cairn_datoms_open(cairn_datoms **out, const cairn_db *db, cairn_index index, cairn_val components,
+                                cairn_error *err);
+/** Datoms from components to the end of the index (seek-datoms). */
+CAIRN_API int cairn_seek_datoms_open(cairn_datoms **out, const cairn_db *db, cairn_index index,
+                                     cairn_val components, cairn_error *err);
+/** Datoms at or before components, in descending order (rseek-datoms). */
+CAIRN_API int cairn_rseek_datoms_open(cairn_datoms **out, const cairn_db *db, cairn_index index,
+                                      cairn_val components, cairn_error *err);
+/** AVET datoms of an indexed attribute with start <= v <= end (nil = open). */
+CAIRN_API int cairn_index_range_open(cairn_datoms **out, const cairn_db *db, cairn_val attr, cairn_val start,
+                                     cairn_val end, cairn_error *err);
+/** Next datom. @return 0, CAIRN_ENOTFOUND at the end, or an error. */
+CAIRN_API int cairn_datoms_next(cairn_datoms *it, cairn_datom *out);
+CAIRN_API void cairn_datoms_close(cairn_datoms *it);
+
+/* ---- schema, metrics, commits -------------------------------------------- */
+
+/** Map ident -> attribute map, as Datahike's (schema db). */
+CAIRN_API int cairn_db_schema(cairn_val *out, const cairn_db *db, cairn_error *err);
+/** Map property -> set of idents, as Datahike's (reverse-schema db). */
+CAIRN_API int cairn_db_reverse_schema(cairn_val *out, const cairn_db *db, cairn_error *err);
+/** {:count :avet-count :per-attr-counts :per-entity-counts ...}, as Datahike's (metrics db). */
+CAIRN_API int cairn_db_metrics(cairn_val *out, const cairn_db *db, cairn_error *err);
+/** The commit this value was read from, as a UUID value (nil for with-values). */
+CAIRN_API cairn_val cairn_db_commit_id(const cairn_db *db);
+/** Set of parent commit ids. */
+CAIRN_API int cairn_db_parent_commit_ids(cairn_val *out, const cairn_db *db, cairn_error *err);
+/** Largest transaction id and entity id in this value. */
+CAIRN_API int64_t cairn_db_max_tx(const cairn_db *db);
+CAIRN_API int64_t cairn_db_max_eid(const cairn_db *db);
+
+/* ------------------------------------------------------------------------ */
 /* Library lifetime                                                         */
 /* ------------------------------------------------------------------------ */
 
