@@ -218,6 +218,22 @@ static inline void idx_commit(cairn_btree *out, const cairn_btree *t, idx_env *e
     cairn_store_batch_free(b);
 }
 
+/* Bulk builds a committed tree of keys key(0..n), written to the store. */
+static inline void idx_build(cairn_btree *out, idx_env *e, uint64_t n, size_t (*key)(uint8_t *buf, uint64_t i))
+{
+    cairn_btree_builder *b;
+    cairn_store_batch *batch;
+    uint8_t k[64];
+    CHECK_OK(cairn_store_batch_new(&batch, &e->store->base));
+    CHECK_OK(cairn_btree_builder_new(&b, e->cache, &e->opts, batch));
+    for (uint64_t i = 0; i < n; i++)
+        CHECK_OK(cairn_btree_builder_add(b, k, key(k, i)));
+    CHECK_OK(cairn_btree_builder_finish(out, b));
+    cairn_btree_builder_free(b);
+    CHECK_OK(cairn_store_batch_commit(batch));
+    cairn_store_batch_free(batch);
+}
+
 static inline void idx_check(const cairn_btree *t)
 {
     cairn_error err = CAIRN_ERROR_INIT;
