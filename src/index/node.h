@@ -1,0 +1,207 @@
+/*
+ * Index nodes as they live in memory, shared by the B+tree (btree.c, edit.c,
+ * build.c, check.c), the node codec (codec.c) and the node cache (cache.c).
+ * Only src/index includes this header; everything else uses btree.h.
+ *
+ * A node is one allocation: this header, then n + 1 key offsets, then (for a
+ * branch) n child slots, then the key bytes back to back. Keys are stored
+ * whole, not prefix-compressed: a decoded node is searched many times and
+ * decoded once, so the codec pays for compression and lookups pay nothing.
+ * A key pointer handed out by an iterator points into this block.
+ *
+ * Two kinds of node share the struct:
+ *
+ *  - clean: addr is the address of the node's encoding; no child slot holds
+ *    an in-memory pointer (children are found by address, through the
+ *    cache). Clean nodes come from the store (decode) or from a commit, and
+ *    are what the cache holds.
+ *  - dirty: built by a transient tree and not yet committed; addr is unset,
+ *    and a child slot may point at an in-memory child (dirty or clean).
+ *
+ * Main invariant: a node is never modified once another thread or tree can
+ * reach it. In fact no function modifies a node after building it (edits
+ * build new nodes and drop old ones), except the cache's LRU links, which
+ * are guarded by the cache shard's lock, and `verified`, an atomic flag the
+ * checker sets so it hashes each clean node once, not on every check.
+ *
+ * Reference counts start at 1 (the creator's reference) and are atomic.
+ * Holders: tree values (their root), parent nodes (child slots with node set),
+ * iterators (their path), the cache (each cached node). Freeing a node drops
+ * its child references.
+ */
+#ifndef CAIRN_INDEX_NODE_H
+#define CAIRN_INDEX_NODE_H
+
+#include <stdatomic.h>
+#include <string.h>
+
+#include "base/buf.h"
+#include "base/common.h"
+#include "index/cache.h"
+#include "store/store.h"
+
+#define CAIRN_NODE_VERSION 1           /* byte 0 of every encoded node */
+#define CAIRN_NODE_LEVEL_MAX 31        /* highest level the codec accepts */
+#define CAIRN_NODE_KEY_LIMIT 65536     /* longest key the codec accepts */
+#define CAIRN_NODE_DECODED_MAX (4u << 20)  /* most key bytes one node may expand to */
+
+typedef struct cairn_node cairn_node;
+
+/* A branch's reference to one child. */
+typedef struct cairn_kid {
+    cairn_addr addr;    /* the child's address; meaningless while node is dirty */
+    uint64_t count;     /* keys in the child's subtree (>= 1) */
+    cairn_node *node;   /* in-memory child (a reference), or NULL: load addr */
+} cairn_kid;
+
+struct cairn_node {
+    _Atomic uint32_t refs;    /* references, see the file comment */
+    uint8_t level;            /* 0 = leaf, else height above the leaves */
+    uint8_t clean;            /* 1: addr holds; no kid has node set */
+    uint8_t in_cache;         /* linked into a cache shard (shard lock) */
+    _Atomic uint8_t verified; /* cairn_btree_check found addr right (see below) */
+    uint32_t n;               /* keys (leaf) or children (branch), >= 1 */
+    size_t key_bytes;         /* bytes in keys */
+    size_t mem_len;           /* bytes of this allocation, for the cache */
+    uint64_t total;           /* keys in this subtree (leaf: n) */
+    uint32_t *offs;           /* n + 1 offsets: key i is keys[offs[i] .. offs[i + 1]) */
+    cairn_kid *kids;          /* branch: n children; leaf: NULL */
+    uint8_t *keys;            /* key bytes */
+    cairn_addr addr;          /* the encoding's address, when clean */
+    cairn_node *lru_prev;     /* cache LRU neighbour, more recent (shard lock) */
+    cairn_node *lru_next;     /* cache LRU neighbour, less recent (shard lock) */
+};
+
+/* ---- fill accounting ------------------------------------------------------ */
+
+/*
+ * The fill of a node is its weight: the bytes its entries take in memory, a
+ * key plus its offset, plus a child slot in a branch. Weights, not encoded
+ * sizes, because a key's encoded size depends on its neighbour (prefix
+ * compression), which would make every split change the sizes it splits by.
+ * Encoded nodes are smaller than their weight.
+ */
+#define CAIRN_NODE_LEAF_OVERHEAD 4u
+#define CAIRN_NODE_BRANCH_OVERHEAD (4u + (unsigned)sizeof(cairn_kid))
+
+static inline size_t cairn_node_entry_weight(unsigned level, size_t key_len)
+{
+    return key_len + (level ? CAIRN_NODE_BRANCH_OVERHEAD : CAIRN_NODE_LEAF_OVERHEAD);
+}
+
+static inline size_t cairn_node_weight(const cairn_node *n)
+{
+    return n->key_bytes + (size_t)n->n * (n->level ? CAIRN_NODE_BRANCH_OVERHEAD : CAIRN_NODE_LEAF_OVERHEAD);
+}
+
+/* ---- keys ------------------------------------------------------------------- */
+
+static inline const uint8_t *cairn_node_key(const cairn_node *n, uint32_t i, size_t *len_out)
+{
+    assert(i < n->n);
+    *len_out = n->offs[i + 1] - n->offs[i];
+    return n->keys + n->offs[i];
+}
+
+/* memcmp order of byte strings; a proper prefix sorts first. */
+static inline int cairn_key_cmp(const void *a, size_t alen, const void *b, size_t blen)
+{
+    size_t m = alen < blen ? alen : blen;
+    int c = m ? memcmp(a, b, m) : 0;
+    return c ? c : (alen > blen) - (alen < blen);
+}
+
+/* Index of the first key of n that is >= key (lower) or > key (upper); n->n
+ * when there is none. */
+uint32_t cairn_node_lower_bound(const cairn_node *n, const void *key, size_t len);
+uint32_t cairn_node_upper_bound(const cairn_node *n, const void *key, size_t len);
+
+/* ---- life cycle ------------------------------------------------------------- */
+
+/*
+ * Allocates a dirty node of level with room for n entries and key_bytes key
+ * bytes; offs[0] is 0, everything else is for the caller to fill. NULL when
+ * out of memory.
+ */
+cairn_node *cairn_node_alloc(unsigned level, uint32_t n, size_t key_bytes);
+
+static inline cairn_node *cairn_node_ref(cairn_node *n)
+{
+    atomic_fetch_add_explicit(&n->refs, 1, memory_order_relaxed);
+    return n;
+}
+
+/* Drops one reference; the last one frees the node and its child references. */
+void cairn_node_unref(cairn_node *n);
+
+/*
+ * Child i of branch n as a new reference: the in-memory child, or the node
+ * at its address read through cache.
+ */
+int cairn_node_child(cairn_node **out, cairn_nodecache *cache, const cairn_node *n, uint32_t i);
+
+/* ---- building nodes from entry sequences ---------------------------------- */
+
+/*
+ * Fill limits of one tree, all in weight units. A node weighs at most max;
+ * a node other than the root weighs at least min (else it is merged with a
+ * sibling); a key is at most max / 4 - CAIRN_NODE_BRANCH_OVERHEAD bytes, so
+ * any entry weighs at most max / 4. Those three numbers are what make
+ * cairn_node_pack always succeed: see the proof in node.c.
+ */
+typedef struct cairn_node_limits {
+    size_t max;      /* heaviest node */
+    size_t min;      /* lightest node other than the root: max / 8 */
+    size_t target;   /* fill aimed at when many entries are packed at once */
+    size_t key_max;  /* longest key */
+} cairn_node_limits;
+
+void cairn_node_limits_init(cairn_node_limits *out, size_t node_bytes, unsigned fill_pct);
+
+/* One entry of a sequence to be cut into nodes. */
+typedef struct cairn_node_ent {
+    const uint8_t *key;   /* the key (leaf) or the child's first key (branch), borrowed */
+    size_t len;           /* bytes in key */
+    uint64_t count;       /* branch: keys in the child's subtree */
+    cairn_node *node;     /* branch: in-memory child, or NULL (borrowed) */
+    cairn_addr addr;      /* branch: the child's address when node is NULL or clean */
+} cairn_node_ent;
+
+/* The entry for slot i of node n. */
+void cairn_node_ent_of(cairn_node_ent *out, const cairn_node *n, uint32_t i);
+/* The entry pointing at child node c (its first key, count, address). */
+void cairn_node_ent_child(cairn_node_ent *out, cairn_node *c);
+
+/*
+ * Cuts e[0..n) (n >= 1) into pieces: writes the end index of each piece to
+ * cuts (room for n) and returns how many. Each piece weighs at most lim->max
+ * and, when the whole weighs at least lim->min, at least lim->min, provided
+ * no entry weighs over lim->max / 4.
+ */
+size_t cairn_node_pack(size_t *cuts, const cairn_node_ent *e, size_t n, unsigned level,
+                       const cairn_node_limits *lim);
+
+/* A new dirty node of level holding e[0..n); takes a reference on each
+ * e[i].node. NULL when out of memory. */
+cairn_node *cairn_node_build(unsigned level, const cairn_node_ent *e, size_t n);
+
+/* A clean copy of a dirty node: same entries, children by address only
+ * (the caller fills kids[i].addr of children that were in memory). */
+cairn_node *cairn_node_clone_clean(const cairn_node *n);
+
+/* ---- codec (codec.c) -------------------------------------------------------- */
+
+/*
+ * Appends n's encoding (format in codec.c) to out. Every child's addr must be
+ * valid. 0 or CAIRN_ENOMEM.
+ */
+int cairn_node_encode(cairn_buf *out, const cairn_node *n);
+
+/*
+ * Decodes a node into a new clean node (addr is left for the caller to set).
+ * @return 0, CAIRN_ECORRUPT (bytes break any rule of the format; never reads
+ * outside data[0..len)), CAIRN_ENOMEM.
+ */
+int cairn_node_decode(cairn_node **out, const uint8_t *data, size_t len);
+
+#endif
