@@ -541,6 +541,97 @@ CAIRN_API int64_t cairn_db_max_tx(const cairn_db *db);
 CAIRN_API int64_t cairn_db_max_eid(const cairn_db *db);
 
 /* ------------------------------------------------------------------------ */
+/* Queries                                                                  */
+/* ------------------------------------------------------------------------ */
+
+/** An input of a query, in :in order: a database value or any other value. */
+typedef struct cairn_input {
+    const cairn_db *db;   /* a database (for $, $name), or NULL */
+    cairn_val val;        /* otherwise the value (borrowed) */
+} cairn_input;
+
+static inline cairn_input cairn_input_db(const cairn_db *db)
+{
+    cairn_input in;
+    in.db = db;
+    in.val = cairn_nil();
+    return in;
+}
+
+static inline cairn_input cairn_input_val(cairn_val v)
+{
+    cairn_input in;
+    in.db = NULL;
+    in.val = v;
+    return in;
+}
+
+/** Options of a query (may be NULL for the defaults). */
+typedef struct cairn_query_opts {
+    unsigned version;      /* CAIRN_QUERY_OPTS_VERSION */
+    int64_t timeout_ms;    /* stop with CAIRN_ECANCELED (":query/canceled") after this; 0 = none */
+    size_t offset;         /* skip this many results (map-form :offset) */
+    size_t limit;          /* at most this many results; 0 = all */
+} cairn_query_opts;
+
+#define CAIRN_QUERY_OPTS_VERSION 1
+#define CAIRN_QUERY_OPTS_INIT { CAIRN_QUERY_OPTS_VERSION, 0, 0, 0 }
+
+/**
+ * Runs a Datalog query (Datahike's dialect): query is a vector
+ * [:find ... :in ... :where ...], a map {:find ... :where ...}, or a map-form
+ * call {:query q :args [...] :offset n :limit n} (then inputs may be empty).
+ * Results are shaped as Datahike's: a set of tuples for relations; a scalar,
+ * a vector or a tuple for `.`, `...` and `[?a ?b]` finds; maps for
+ * :keys/:strs/:syms; a vector when :with or aggregates need duplicates.
+ * @return 0; CAIRN_EINVALID with ":query/where", ":query/binding",
+ * ":parser/..." ...; CAIRN_ECANCELED on timeout; CAIRN_ENOMEM.
+ */
+CAIRN_API int cairn_q(cairn_val *out, cairn_val query, const cairn_input *inputs, size_t ninputs,
+                      const cairn_query_opts *opts, cairn_error *err);
+/** cairn_q with the query as EDN text. */
+CAIRN_API int cairn_q_edn(cairn_val *out, const char *query, size_t len, const cairn_input *inputs, size_t ninputs,
+                          const cairn_query_opts *opts, cairn_error *err);
+/** The plan cairn_q would run, as human-readable text (owned; cairn_free). */
+CAIRN_API int cairn_explain(char **out, cairn_val query, const cairn_input *inputs, size_t ninputs, cairn_error *err);
+
+/* ------------------------------------------------------------------------ */
+/* Pull and entities                                                        */
+/* ------------------------------------------------------------------------ */
+
+/**
+ * Pulls pattern (a pull pattern vector, Datahike's grammar) for the entity
+ * eid (an id, lookup ref or ident). *out is a map, or nil when the entity has
+ * no matching datoms.
+ */
+CAIRN_API int cairn_pull(cairn_val *out, const cairn_db *db, cairn_val pattern, cairn_val eid, cairn_error *err);
+/** Pulls each of eids (a vector); entities with no match are left out. */
+CAIRN_API int cairn_pull_many(cairn_val *out, const cairn_db *db, cairn_val pattern, cairn_val eids,
+                              cairn_error *err);
+
+/** A lazy entity: attributes are read when asked for. */
+typedef struct cairn_entity cairn_entity;
+
+/**
+ * The entity eid (an id, lookup ref or ident) of db; *out = NULL when it has
+ * no datoms. The entity holds a reference to db.
+ */
+CAIRN_API int cairn_entity_get(cairn_entity **out, const cairn_db *db, cairn_val eid, cairn_error *err);
+CAIRN_API int64_t cairn_entity_id(const cairn_entity *e);
+CAIRN_API const cairn_db *cairn_entity_db(const cairn_entity *e);
+/**
+ * The value of attribute attr (a keyword; :ns/_attr navigates backwards):
+ * card-many values as a set, refs as entity ids (INT; open them with
+ * cairn_entity_get), nil when absent.
+ */
+CAIRN_API int cairn_entity_attr(cairn_val *out, cairn_entity *e, cairn_val attr, cairn_error *err);
+/** All attributes as a map with :db/id; refs as {:db/id n}, components touched. */
+CAIRN_API int cairn_entity_touch(cairn_val *out, cairn_entity *e, cairn_error *err);
+/** Same entity id in the same database value. */
+CAIRN_API int cairn_entity_equal(const cairn_entity *a, const cairn_entity *b);
+CAIRN_API void cairn_entity_free(cairn_entity *e);
+
+/* ------------------------------------------------------------------------ */
 /* Library lifetime                                                         */
 /* ------------------------------------------------------------------------ */
 

@@ -1,0 +1,675 @@
+/*
+ * Database lifecycle and connections: create, delete, exists, connect,
+ * release, the current value, and the single writer.
+ *
+ * The writer is one thread per connection, started by the first
+ * transaction, which also takes the store's writer lock (a second writer, in
+ * this process or another, gets CAIRN_EBUSY). Callers queue requests and
+ * wait. The thread takes every request queued so far as one group, applies
+ * them one after another, each on the db-after of the one before
+ * (pipelining), then commits the group once: one durable batch of nodes and
+ * commit record, then one compare-and-set of the branch head (group commit).
+ * Only then is each caller woken with its report, so a transaction is
+ * acknowledged only when its commit is durable. A transaction that fails
+ * fails alone; the others of its group commit.
+ *
+ * Fencing: the head moves by compare-and-set against the head this writer
+ * last read or wrote. If another process moved it (a writer that ignored the
+ * lock), the group fails with ":writer/conflict" and the writer re-reads the
+ * head before the next group. A failed durable write makes the connection
+ * fail-stop (":writer/fatal"): it never retries a commit whose durability it
+ * cannot know.
+ */
+#include "conn/conn_int.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/alloc.h"
+#include "base/err.h"
+#include "db/kw.h"
+#include "tx/apply.h"
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- lifecycle ------------------------------------------------------------------ */
+
+static int open_ctx(cairn_dbctx **out, cairn_config *cfg, cairn_val config, cairn_error *err)
+{
+    int rc = cairn_config_parse(cfg, config, err);
+    if (rc < 0)
+        return rc;
+    return cairn_config_open_ctx(out, cfg, err);
+}
+
+int cairn_database_exists(int *out, cairn_val config, cairn_error *err)
+{
+    cairn_config cfg;
+    cairn_dbctx *ctx;
+    void *data;
+    size_t len;
+    int rc = open_ctx(&ctx, &cfg, config, err);
+    if (rc < 0)
+        return rc;
+    rc = cairn_store_head_read(ctx->store, ctx->branch, &data, &len);
+    if (rc == 0) {
+        cairn_free(data);
+        *out = 1;
+    } else if (rc == CAIRN_ENOTFOUND) {
+        *out = 0;
+        rc = 0;
+    } else {
+        cairn_error_copy(err, &ctx->store->err);
+        rc = cairn_error_code(err, rc);
+    }
+    cairn_dbctx_release(ctx);
+    return rc;
+}
+
+/* Writes db as the first commit of a new branch head. */
+static int write_first_commit(cairn_dbctx *ctx, cairn_db *db, cairn_error *err)
+{
+    cairn_store_batch *batch = NULL;
+    cairn_db *committed = NULL;
+    cairn_buf head = CAIRN_BUF_INIT;
+    int rc;
+    if ((rc = cairn_store_batch_new(&batch, ctx->store)) < 0)
+        goto done;
+    if ((rc = cairn_db__commit(&committed, db, NULL, 0, batch, err)) < 0)
+        goto done;
+    if ((rc = cairn_store_batch_commit(batch)) < 0) {
+        cairn_error_copy(err, &ctx->store->err);
+        goto done;
+    }
+    if ((rc = cairn_head_encode(&head, &committed->commit, committed->max_tx)) < 0)
+        goto done;
+    rc = cairn_store_head_cas(ctx->store, ctx->branch, NULL, 0, head.ptr, head.len);
+    if (rc == CAIRN_ECONFLICT)
+        rc = cairn_error_set(err, CAIRN_EEXISTS, ":db-already-exists", "Database already exists.");
+    else if (rc < 0)
+        cairn_error_copy(err, &ctx->store->err);
+done:
+    cairn_store_batch_free(batch);
+    cairn_db_release(committed);
+    cairn_buf_dispose(&head);
+    return cairn_error_code(err, rc);
+}
+
+int cairn_create_database(cairn_val config, cairn_error *err)
+{
+    cairn_config cfg;
+    cairn_dbctx *ctx = NULL;
+    cairn_schema *schema = NULL;
+    cairn_db *db = NULL;
+    void *data;
+    size_t len;
+    int rc = open_ctx(&ctx, &cfg, config, err);
+    if (rc < 0)
+        return rc;
+    rc = cairn_store_head_read(ctx->store, ctx->branch, &data, &len);
+    if (rc == 0) {
+        cairn_free(data);
+        rc = cairn_error_set(err, CAIRN_EEXISTS, ":db-already-exists", "Database already exists.");
+        goto done;
+    }
+    if (rc != CAIRN_ENOTFOUND) {
+        cairn_error_copy(err, &ctx->store->err);
+        goto done;
+    }
+    if ((rc = cairn_config_schema(&schema, &cfg, err)) < 0 || (rc = cairn_db__new_empty(&db, ctx, schema)) < 0)
+        goto done;
+    if ((rc = write_first_commit(ctx, db, err)) < 0)
+        goto done;
+    if (cairn_type_of(cfg.initial_tx) != CAIRN_NIL) {
+        cairn_conn *conn;
+        if ((rc = cairn_connect(&conn, config, err)) < 0)
+            goto done;
+        rc = cairn_transact(NULL, conn, cfg.initial_tx, cairn_nil(), err);
+        cairn_conn_release(conn);
+    }
+done:
+    cairn_db_release(db);
+    cairn_schema_release(schema);
+    cairn_dbctx_release(ctx);
+    return cairn_error_code(err, rc);
+}
+
+struct collect_names {
+    cairn_val names;   /* vector of strings */
+};
+
+static int name_cb(const char *name, void *payload)
+{
+    cairn_val s;
+    int rc = cairn_string(&s, name, strlen(name));
+    if (rc == 0)
+        rc = cairn_coll_push_take(&((struct collect_names *)payload)->names, s);
+    return rc;
+}
+
+static int del_cb(const cairn_addr *addr, void *payload)
+{
+    cairn_store *s = payload;
+    return s->methods->del(s, addr);
+}
+
+int cairn_delete_database(cairn_val config, cairn_error *err)
+{
+    cairn_config cfg;
+    cairn_dbctx *ctx;
+    struct collect_names names;
+    int rc = open_ctx(&ctx, &cfg, config, err);
+    if (rc < 0)
+        return rc;
+    if ((rc = cairn_store_lock(ctx->store)) < 0) {
+        rc = cairn_error_set(err, rc, ":writer/locked", "the database is open for writing elsewhere");
+        cairn_dbctx_release(ctx);
+        return rc;
+    }
+    names.names = cairn_nil();
+    if ((rc = cairn_vector_new(&names.names, 4)) == 0)
+        rc = ctx->store->methods->head_list(ctx->store, name_cb, &names);
+    /* heads first: a reader never sees a head whose nodes are gone */
+    for (size_t i = 0; rc == 0 && i < cairn_count(names.names); i++) {
+        const char *name = cairn_str_get(cairn_coll_get(names.names, i), NULL);
+        void *data;
+        size_t len;
+        if ((rc = cairn_store_head_read(ctx->store, name, &data, &len)) == CAIRN_ENOTFOUND) {
+            rc = 0;
+            continue;
+        }
+        if (rc == 0) {
+            rc = cairn_store_head_cas(ctx->store, name, data, len, NULL, 0);
+            cairn_free(data);
+        }
+    }
+    if (rc == 0)
+        rc = ctx->store->methods->list(ctx->store, del_cb, ctx->store);
+    if (rc < 0) {
+        cairn_error_copy(err, &ctx->store->err);
+        cairn_error_code(err, rc);
+    }
+    cairn_release(names.names);
+    cairn_dbctx_release(ctx);
+    return rc;
+}
+
+/* Reads the head and opens its value. */
+static int read_latest(cairn_db **out, cairn_buf *raw, cairn_dbctx *ctx, cairn_error *err)
+{
+    cairn_addr commit;
+    int64_t max_tx;
+    int rc = cairn_db__read_head(&commit, &max_tx, raw, ctx, err);
+    if (rc < 0)
+        return rc;
+    return cairn_db__open_commit(out, ctx, &commit, err);
+}
+
+int cairn_connect(cairn_conn **out, cairn_val config, cairn_error *err)
+{
+    cairn_config cfg;
+    cairn_dbctx *ctx;
+    cairn_conn *c;
+    cairn_db *db = NULL;
+    cairn_buf raw = CAIRN_BUF_INIT;
+    int rc = open_ctx(&ctx, &cfg, config, err);
+    if (rc < 0)
+        return rc;
+    if ((rc = read_latest(&db, &raw, ctx, err)) < 0) {
+        cairn_buf_dispose(&raw);
+        cairn_dbctx_release(ctx);
+        return rc;
+    }
+    /* the stored settings win; an explicit, different one is an error */
+    {
+        cairn_addr commit;
+        int64_t max_tx;
+        void *data;
+        size_t len;
+        int flags_kh = -1, flags_rf = -1;
+        if (cairn_db__read_head(&commit, &max_tx, NULL, ctx, NULL) == 0 &&
+            cairn_store_get_node(ctx->store, &commit, &data, &len) == 0) {
+            if (len > 5) {
+                flags_kh = ((const uint8_t *)data)[5] & 1;
+                flags_rf = (((const uint8_t *)data)[5] >> 1) & 1;
+            }
+            cairn_free(data);
+        }
+        if ((cfg.keep_history_given && flags_kh >= 0 && flags_kh != cfg.keep_history) ||
+            (cfg.read_flex_given && flags_rf >= 0 && flags_rf != cfg.read_flex)) {
+            cairn_db_release(db);
+            cairn_buf_dispose(&raw);
+            cairn_dbctx_release(ctx);
+            return cairn_error_set(err, CAIRN_EINVALID, ":config-does-not-match-stored-db",
+                                   "Configuration does not match stored configuration (:keep-history? or "
+                                   ":schema-flexibility differ).");
+        }
+        if (flags_kh >= 0)
+            ctx->keep_history = flags_kh;
+        if (flags_rf >= 0)
+            ctx->read_flex = flags_rf;
+        db->schema->read_flex = ctx->read_flex;
+    }
+    if (!(c = cairn_malloc(sizeof *c))) {
+        cairn_db_release(db);
+        cairn_buf_dispose(&raw);
+        cairn_dbctx_release(ctx);
+        return cairn_error_oom(err);
+    }
+    memset(c, 0, sizeof *c);
+    c->ctx = ctx;
+    c->latest = db;
+    c->head_raw = raw;
+    pthread_mutex_init(&c->lock, NULL);
+    pthread_cond_init(&c->wake, NULL);
+    pthread_cond_init(&c->done, NULL);
+    *out = c;
+    return 0;
+}
+
+static void stop_writer(cairn_conn *c)
+{
+    pthread_mutex_lock(&c->lock);
+    c->stopping = 1;
+    pthread_cond_broadcast(&c->wake);
+    pthread_mutex_unlock(&c->lock);
+    if (c->started)
+        pthread_join(c->thread, NULL);
+    c->started = 0;
+}
+
+void cairn_conn_release(cairn_conn *c)
+{
+    if (!c)
+        return;
+    stop_writer(c);
+    if (c->is_writer)
+        cairn_store_unlock(c->ctx->store);
+    cairn_db_release(c->latest);
+    cairn_buf_dispose(&c->head_raw);
+    cairn_free(c->listeners);
+    pthread_mutex_destroy(&c->lock);
+    pthread_cond_destroy(&c->wake);
+    pthread_cond_destroy(&c->done);
+    cairn_dbctx_release(c->ctx);
+    cairn_free(c);
+}
+
+int cairn_conn_db(cairn_db **out, cairn_conn *c, cairn_error *err)
+{
+    cairn_buf raw = CAIRN_BUF_INIT;
+    cairn_addr commit;
+    int64_t max_tx;
+    cairn_db *db;
+    int rc = cairn_db__read_head(&commit, &max_tx, &raw, c->ctx, err);
+    if (rc < 0) {
+        cairn_buf_dispose(&raw);
+        return rc;
+    }
+    pthread_mutex_lock(&c->lock);
+    if (raw.len == c->head_raw.len && !memcmp(raw.ptr, c->head_raw.ptr, raw.len)) {
+        *out = cairn_db_retain(c->latest);
+        pthread_mutex_unlock(&c->lock);
+        cairn_buf_dispose(&raw);
+        return 0;
+    }
+    pthread_mutex_unlock(&c->lock);
+    if ((rc = cairn_db__open_commit(&db, c->ctx, &commit, err)) < 0) {
+        cairn_buf_dispose(&raw);
+        return rc;
+    }
+    pthread_mutex_lock(&c->lock);
+    if (db->max_tx >= c->latest->max_tx) {
+        cairn_db_release(c->latest);
+        c->latest = cairn_db_retain(db);
+        cairn_buf_dispose(&c->head_raw);
+        c->head_raw = raw;
+        raw.ptr = NULL;
+    }
+    pthread_mutex_unlock(&c->lock);
+    cairn_buf_dispose(&raw);
+    *out = db;
+    return 0;
+}
+
+/* ---- the writer ---------------------------------------------------------------------- */
+
+static int commit_id_val(cairn_val *out, const cairn_addr *a)
+{
+    return cairn_uuid(out, a->bytes);
+}
+
+cairn_val cairn_db_commit_id(const cairn_db *db)
+{
+    cairn_val v;
+    if (!db->has_commit || commit_id_val(&v, &db->commit) < 0)
+        return cairn_nil();
+    return v;
+}
+
+static void call_listeners(cairn_conn *c, cairn_txreq *group)
+{
+    struct listener *ls;
+    size_t n;
+    pthread_mutex_lock(&c->lock);
+    n = c->nlisteners;
+    ls = n ? cairn_malloc(cairn_mul_size(n, sizeof *ls)) : NULL;
+    if (ls)
+        memcpy(ls, c->listeners, n * sizeof *ls);
+    pthread_mutex_unlock(&c->lock);
+    if (!ls)
+        return;
+    for (cairn_txreq *r = group; r; r = r->next)
+        if (r->rc == 0 && r->report)
+            for (size_t i = 0; i < n; i++)
+                ls[i].cb(r->report, ls[i].payload);
+    cairn_free(ls);
+}
+
+/* Commits cur (built on base) and moves the head. */
+static int commit_group(cairn_conn *c, cairn_db *base, cairn_db *cur, cairn_db **committed_out, cairn_buf *new_head,
+                        cairn_error *err)
+{
+    cairn_store *store = c->ctx->store;
+    cairn_store_batch *batch = NULL;
+    cairn_db *committed = NULL;
+    int rc;
+    if ((rc = cairn_store_batch_new(&batch, store)) < 0)
+        goto done;
+    if ((rc = cairn_db__commit(&committed, cur, base->has_commit ? &base->commit : NULL, base->has_commit ? 1 : 0,
+                               batch, err)) < 0)
+        goto done;
+    if ((rc = cairn_store_batch_commit(batch)) < 0) {
+        cairn_error_copy(err, &store->err);
+        if (rc != CAIRN_ENOMEM) {
+            c->fatal = 1;
+            cairn_error_set(&c->fatal_err, rc, ":writer/fatal", "writing nodes failed: %s", err ? err->message : "");
+        }
+        goto done;
+    }
+    if ((rc = cairn_head_encode(new_head, &committed->commit, committed->max_tx)) < 0)
+        goto done;
+    rc = cairn_store_head_cas(store, c->ctx->branch, c->head_raw.ptr, c->head_raw.len, new_head->ptr, new_head->len);
+    if (rc == CAIRN_ECONFLICT) {
+        cairn_error_set(err, rc, ":writer/conflict",
+                        "the branch head moved under this writer (another process committed); nothing was written");
+    } else if (rc < 0) {
+        cairn_error_copy(err, &store->err);
+        if (rc != CAIRN_ENOMEM) {
+            c->fatal = 1;
+            cairn_error_set(&c->fatal_err, rc, ":writer/fatal", "moving the head failed: %s", err ? err->message : "");
+        }
+    }
+done:
+    cairn_store_batch_free(batch);
+    if (rc < 0) {
+        cairn_db_release(committed);
+        return cairn_error_code(err, rc);
+    }
+    *committed_out = committed;
+    return 0;
+}
+
+static void process_group(cairn_conn *c, cairn_txreq *group, cairn_db *base)
+{
+    cairn_db *cur = cairn_db_retain(base), *committed = NULL;
+    cairn_buf new_head = CAIRN_BUF_INIT;
+    cairn_error cerr = CAIRN_ERROR_INIT;
+    size_t ok = 0;
+    int rc;
+    for (cairn_txreq *r = group; r; r = r->next) {
+        cairn_tx_out out;
+        cairn_db *after;
+        if (c->fatal) {
+            cairn_error_copy(&r->err, &c->fatal_err);
+            r->rc = c->fatal_err.code ? c->fatal_err.code : CAIRN_ECLOSED;
+            continue;
+        }
+        if ((r->rc = cairn_tx_apply(&out, cur, r->tx_data, r->tx_meta, now_ms(), &r->err)) < 0)
+            continue;
+        r->rc = cairn_db__apply(&after, cur, &out, &r->err);
+        if (r->rc == 0) {
+            r->rc = cairn_tx_report_build(&r->report, cairn_db_retain(cur), cairn_db_retain(after), &out);
+            if (r->rc == 0) {
+                ok++;
+                cairn_db_release(cur);
+                cur = after;
+            } else {
+                cairn_db_release(after);
+                cairn_error_code(&r->err, r->rc);
+            }
+        }
+        cairn_tx_out_dispose(&out);
+    }
+    if (ok) {
+        rc = commit_group(c, base, cur, &committed, &new_head, &cerr);
+        if (rc < 0) {
+            for (cairn_txreq *r = group; r; r = r->next) {
+                if (r->rc == 0) {
+                    r->rc = rc;
+                    cairn_error_copy(&r->err, &cerr);
+                    cairn_tx_report_free(r->report);
+                    r->report = NULL;
+                }
+            }
+            if (rc == CAIRN_ECONFLICT) {
+                /* build the next group on what is really there */
+                cairn_db *fresh = NULL;
+                cairn_buf raw = CAIRN_BUF_INIT;
+                if (read_latest(&fresh, &raw, c->ctx, NULL) == 0) {
+                    pthread_mutex_lock(&c->lock);
+                    cairn_db_release(c->latest);
+                    c->latest = fresh;
+                    cairn_buf_dispose(&c->head_raw);
+                    c->head_raw = raw;
+                    pthread_mutex_unlock(&c->lock);
+                } else {
+                    cairn_buf_dispose(&raw);
+                }
+            }
+        } else {
+            cairn_val cid = cairn_nil();
+            commit_id_val(&cid, &committed->commit);
+            for (cairn_txreq *r = group; r; r = r->next)
+                if (r->rc == 0 && r->report)
+                    cairn_map_assoc(&r->report->tx_meta, KW(db_commitId), cid);
+            cairn_release(cid);
+            pthread_mutex_lock(&c->lock);
+            cairn_db_release(c->latest);
+            c->latest = cairn_db_retain(committed);
+            cairn_buf_dispose(&c->head_raw);
+            c->head_raw = new_head;
+            new_head.ptr = NULL;
+            new_head.len = new_head.cap = 0;
+            pthread_mutex_unlock(&c->lock);
+            call_listeners(c, group);
+        }
+    }
+    cairn_db_release(committed);
+    cairn_db_release(cur);
+    cairn_buf_dispose(&new_head);
+}
+
+static void *writer_main(void *arg)
+{
+    cairn_conn *c = arg;
+    pthread_mutex_lock(&c->lock);
+    for (;;) {
+        cairn_txreq *group;
+        cairn_db *base;
+        while (!c->head && !c->stopping)
+            pthread_cond_wait(&c->wake, &c->lock);
+        if (!c->head)
+            break;
+        group = c->head;
+        c->head = c->tail = NULL;
+        base = cairn_db_retain(c->latest);
+        pthread_mutex_unlock(&c->lock);
+        process_group(c, group, base);
+        cairn_db_release(base);
+        pthread_mutex_lock(&c->lock);
+        for (cairn_txreq *r = group, *next; r; r = next) {
+            next = r->next;
+            r->done = 1;
+        }
+        pthread_cond_broadcast(&c->done);
+    }
+    pthread_mutex_unlock(&c->lock);
+    return NULL;
+}
+
+/* Makes this connection the writer: the store lock, a fresh head, the thread. */
+static int become_writer(cairn_conn *c, cairn_error *err)
+{
+    cairn_db *fresh = NULL;
+    cairn_buf raw = CAIRN_BUF_INIT;
+    int rc;
+    if (!c->is_writer) {
+        if ((rc = cairn_store_lock(c->ctx->store)) < 0) {
+            if (rc == CAIRN_EBUSY)
+                return cairn_error_set(err, rc, ":writer/locked",
+                                       "another connection or process is the writer of this database");
+            cairn_error_copy(err, &c->ctx->store->err);
+            return cairn_error_code(err, rc);
+        }
+        c->is_writer = 1;
+        if ((rc = read_latest(&fresh, &raw, c->ctx, err)) < 0) {
+            cairn_buf_dispose(&raw);
+            return rc;
+        }
+        fresh->schema->read_flex = c->ctx->read_flex;
+        cairn_db_release(c->latest);
+        c->latest = fresh;
+        cairn_buf_dispose(&c->head_raw);
+        c->head_raw = raw;
+    }
+    if (!c->started) {
+        if (pthread_create(&c->thread, NULL, writer_main, c) != 0)
+            return cairn_error_set(err, CAIRN_ERROR, ":writer/thread", "cannot start the writer thread");
+        c->started = 1;
+    }
+    return 0;
+}
+
+int cairn_transact(cairn_tx_report **out, cairn_conn *c, cairn_val tx_data, cairn_val tx_meta, cairn_error *err)
+{
+    cairn_txreq req;
+    int rc;
+    memset(&req, 0, sizeof req);
+    req.tx_data = tx_data;
+    req.tx_meta = tx_meta;
+    pthread_mutex_lock(&c->lock);
+    if (c->fatal) {
+        cairn_error_copy(err, &c->fatal_err);
+        pthread_mutex_unlock(&c->lock);
+        return c->fatal_err.code ? c->fatal_err.code : CAIRN_ECLOSED;
+    }
+    if (c->stopping) {
+        pthread_mutex_unlock(&c->lock);
+        return cairn_error_set(err, CAIRN_ECLOSED, ":connection-has-been-released", "connection has been released");
+    }
+    if ((rc = become_writer(c, err)) < 0) {
+        pthread_mutex_unlock(&c->lock);
+        return rc;
+    }
+    if (c->tail)
+        c->tail->next = &req;
+    else
+        c->head = &req;
+    c->tail = &req;
+    pthread_cond_signal(&c->wake);
+    while (!req.done)
+        pthread_cond_wait(&c->done, &c->lock);
+    pthread_mutex_unlock(&c->lock);
+    if (req.rc < 0) {
+        cairn_error_copy(err, &req.err);
+        return cairn_error_code(err, req.rc);
+    }
+    if (out)
+        *out = req.report;
+    else
+        cairn_tx_report_free(req.report);
+    return 0;
+}
+
+/* {:tx-data [...] :tx-meta {...}} or a plain vector. */
+static int transact_value(cairn_tx_report **out, cairn_conn *c, cairn_val v, cairn_error *err)
+{
+    cairn_val data = v, meta = cairn_nil();
+    if (cairn_type_of(v) == CAIRN_MAP) {
+        if (!cairn_map_get(&data, v, KW(tx_data)))
+            return cairn_error_set(err, CAIRN_EINVALID, ":transact/syntax",
+                                   "Bad transaction data: a map must hold :tx-data");
+        cairn_map_get(&meta, v, KW(tx_meta));
+    }
+    return cairn_transact(out, c, data, meta, err);
+}
+
+int cairn_transact_edn(cairn_tx_report **out, cairn_conn *c, const char *edn, size_t len, cairn_error *err)
+{
+    cairn_val v;
+    int rc = cairn_edn_read(&v, edn, len, NULL, err);
+    if (rc < 0)
+        return rc;
+    rc = transact_value(out, c, v, err);
+    cairn_release(v);
+    return rc;
+}
+
+int cairn_transact_json(cairn_tx_report **out, cairn_conn *c, const char *json, size_t len, cairn_error *err)
+{
+    cairn_val v;
+    int rc = cairn_json_read(&v, json, len, NULL, err);
+    if (rc < 0)
+        return rc;
+    rc = transact_value(out, c, v, err);
+    cairn_release(v);
+    return rc;
+}
+
+int cairn_listen(int *key_out, cairn_conn *c, cairn_listen_cb cb, void *payload)
+{
+    int rc = 0;
+    pthread_mutex_lock(&c->lock);
+    if (c->nlisteners == c->caplisteners) {
+        size_t cap = c->caplisteners ? c->caplisteners * 2 : 4;
+        struct listener *p = cairn_realloc(c->listeners, cairn_mul_size(cap, sizeof *p));
+        if (!p)
+            rc = CAIRN_ENOMEM;
+        else {
+            c->listeners = p;
+            c->caplisteners = cap;
+        }
+    }
+    if (rc == 0) {
+        c->listeners[c->nlisteners].key = ++c->next_key;
+        c->listeners[c->nlisteners].cb = cb;
+        c->listeners[c->nlisteners].payload = payload;
+        *key_out = c->listeners[c->nlisteners].key;
+        c->nlisteners++;
+    }
+    pthread_mutex_unlock(&c->lock);
+    return rc;
+}
+
+int cairn_unlisten(cairn_conn *c, int key)
+{
+    int rc = CAIRN_ENOTFOUND;
+    pthread_mutex_lock(&c->lock);
+    for (size_t i = 0; i < c->nlisteners; i++) {
+        if (c->listeners[i].key == key) {
+            memmove(c->listeners + i, c->listeners + i + 1, (c->nlisteners - i - 1) * sizeof *c->listeners);
+            c->nlisteners--;
+            rc = 0;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&c->lock);
+    return rc;
+}
