@@ -84,8 +84,11 @@ build/$(1)/fuzz-replay/%: build/$(1)/obj/fuzz/fuzz_%.o build/$(1)/obj/fuzz/repla
 	@mkdir -p $$(@D)
 	$$(call say,LINK,$$@)$$(CC) $$(BASEFLAGS) $$(CFLAGS_$(1)) -o $$@ $$^ $$(LIBS)
 
+build/$(1)/conformance: build/$(1)/obj/tests/conformance/conformance.o build/$(1)/libcairn.a
+	$$(call say,LINK,$$@)$$(CC) $$(BASEFLAGS) $$(CFLAGS_$(1)) -o $$@ $$^ $$(LIBS)
+
 $(1): build/$(1)/libcairn.a build/$(1)/cairn-tests $(addprefix build/$(1)/tools/,$(TOOLS)) \
-      $(addprefix build/$(1)/fuzz-replay/,$(FUZZERS))
+      $(addprefix build/$(1)/fuzz-replay/,$(FUZZERS)) build/$(1)/conformance
 .PHONY: $(1)
 endef
 $(foreach c,$(CFGS),$(eval $(call CFG_RULES,$(c))))
@@ -129,6 +132,12 @@ test: setup-test
 unit: all rel
 	build/rel/cairn-tests $(T)
 .PHONY: unit
+
+# Any corpus folder of the conformance format: make conformance CORPUS=<dir>
+CORPUS ?= ../shared/conformance
+conformance: rel
+	build/rel/conformance -k tests/conformance/known-failures.txt $(CORPUS)
+.PHONY: conformance
 
 # --- headers -------------------------------------------------------------------
 HEADERS := include/cairn.h $(wildcard include/cairn/*.h)

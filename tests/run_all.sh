@@ -34,6 +34,12 @@ stage "unit tests (ASan+UBSan)" build/asan/cairn-tests
 stage "threaded tests (TSan)" build/tsan/cairn-tests concurrent
 stage "fuzz corpus replay (ASan+UBSan)" sh scripts/fuzz_replay.sh build/asan/fuzz-replay
 
+# The conformance corpus lives beside the repository (../shared), or where
+# CAIRN_SHARED points. A missing corpus is a failure, never a skip.
+shared=${CAIRN_SHARED:-../shared}
+stage "conformance corpus (ASan+UBSan)" build/asan/conformance -k tests/conformance/known-failures.txt \
+    "$shared/conformance"
+
 echo "== all stages"
 echo "$total_pass passed, $total_fail failed"
 [ "$total_fail" -eq 0 ]

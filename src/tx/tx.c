@@ -47,7 +47,10 @@ typedef struct eref {
     cairn_val val;   /* ER_LOOKUP: [attr value]; ER_IDENT: keyword (borrowed) */
 } eref;
 
-enum op_kind { OP_ADD, OP_RETRACT, OP_RETRACT_ALL, OP_RETRACT_ATTRIBUTE, OP_RETRACT_ENTITY, OP_CAS };
+enum op_kind { OP_ADD, OP_RETRACT, OP_RETRACT_ALL, OP_RETRACT_ATTRIBUTE, OP_RETRACT_ENTITY, OP_CAS, OP_ALLOC };
+
+/* apply_op's "start over": a tempid bound to a new id turned out to upsert */
+#define RESTART 1
 
 typedef struct op {
     uint8_t kind;      /* enum op_kind */
@@ -60,13 +63,14 @@ typedef struct op {
     cairn_val old;     /* :db/cas expected value */
     eref oldref;       /* ... as entity reference */
     size_t elem;       /* index of the tx-data element, for messages */
+    size_t map_end;    /* OP_ALLOC: index after the map's last op */
 } op;
 
 typedef struct slot {
     cairn_val key;     /* tempid as written, nil for a map without :db/id */
-    int64_t eid;       /* resolved id, 0 until resolved */
-    int64_t upsert;    /* existing entity it upserts to, 0 = none */
-    size_t parent;     /* union-find parent (itself when root) */
+    int64_t eid;       /* bound id, 0 until bound */
+    int64_t upsert;    /* entity it must upsert to (found by an earlier attempt) */
+    uint8_t is_new;    /* eid was allocated by this attempt */
 } slot;
 
 typedef struct pending {
@@ -99,6 +103,8 @@ typedef struct txs {
     cairn_buf enc2;            /* scratch */
     cairn_val touched;         /* set of entity ids whose attributes changed */
     cairn_val schema_touched;  /* set of entity ids whose schema datoms changed */
+    cairn_val tx_keys;         /* strings naming the tx ("datomic.tx" ...) used */
+    int64_t max_eid0;          /* entity counter before any allocation */
 } txs;
 
 #define ERR(s, kw, ...) cairn_error_set((s)->err, CAIRN_EINVALID, kw, __VA_ARGS__)
@@ -150,7 +156,7 @@ static int new_slot(txs *s, cairn_val key, size_t *out)
     s->slots[s->nslots].key = key;
     s->slots[s->nslots].eid = 0;
     s->slots[s->nslots].upsert = 0;
-    s->slots[s->nslots].parent = s->nslots;
+    s->slots[s->nslots].is_new = 0;
     *out = s->nslots++;
     return 0;
 }
@@ -163,15 +169,6 @@ static int tempid_slot(txs *s, cairn_val key, size_t *out)
         return 0;
     }
     return new_slot(s, key, out);
-}
-
-static size_t slot_root(txs *s, size_t i)
-{
-    while (s->slots[i].parent != i) {
-        s->slots[i].parent = s->slots[s->slots[i].parent].parent;
-        i = s->slots[i].parent;
-    }
-    return i;
 }
 
 /* ---- attributes ---------------------------------------------------------------- */
@@ -265,6 +262,11 @@ static int make_eref(txs *s, cairn_val v, eref *out, int allow_tempid, const cha
     memset(out, 0, sizeof *out);
     if (is_tx_ref(v)) {
         out->kind = ER_TX;
+        if (cairn_type_of(v) == CAIRN_STRING) {
+            int rc = cairn_coll_push(&s->tx_keys, v);
+            if (rc < 0 && rc != CAIRN_EEXISTS)
+                return rc;
+        }
         return 0;
     }
     switch (cairn_type_of(v)) {
@@ -363,6 +365,7 @@ static int explode_map(txs *s, cairn_val map, size_t elem, eref *e_out)
 {
     cairn_val idv;
     eref e;
+    size_t alloc_at;
     int rc;
     if (cairn_map_get(&idv, map, KW(db_id))) {
         if ((rc = make_eref(s, idv, &e, 1, "an entity map")) < 0)
@@ -374,6 +377,19 @@ static int explode_map(txs *s, cairn_val map, size_t elem, eref *e_out)
         e.kind = ER_SLOT;
         e.id = (int64_t)i;
         e.val = cairn_nil();
+    }
+    {
+        /* the map's entity is bound before anything it contains (upserts
+         * are decided here, from all of the map's identity attributes) */
+        op alloc;
+        memset(&alloc, 0, sizeof alloc);
+        alloc.kind = OP_ALLOC;
+        alloc.e = e;
+        alloc.v = map;
+        alloc.elem = elem;
+        alloc_at = s->nops;
+        if ((rc = push_op(s, &alloc)) < 0)
+            return rc;
     }
     for (size_t i = 0; i < cairn_count(map); i++) {
         cairn_val k = cairn_map_key_get(map, i), v = cairn_map_val_get(map, i);
@@ -424,6 +440,7 @@ static int explode_map(txs *s, cairn_val map, size_t elem, eref *e_out)
             return rc;
         }
     }
+    s->ops[alloc_at].map_end = s->nops;
     if (e_out)
         *e_out = e;
     return 0;
@@ -453,7 +470,7 @@ static int explode_vector(txs *s, cairn_val v, size_t elem)
     char b[128];
     int kind, rc, want;
     op o;
-    if (n == 0 || cairn_type_of(opkw) != CAIRN_KEYWORD || !op_kind_of(opkw, (int)n - 2, &kind))
+    if (n == 0 || cairn_type_of(opkw) != CAIRN_KEYWORD || !op_kind_of(opkw, (int)n - 1, &kind))
         return ERR(s, ":transact/syntax", "Unknown operation at tx-data element %zu: %s", elem,
                    show(n ? opkw : v, b, sizeof b));
     want = kind == OP_RETRACT_ENTITY ? 2 : kind == OP_RETRACT_ALL || kind == OP_RETRACT_ATTRIBUTE ? 3
@@ -652,6 +669,7 @@ static int unique_owner(txs *s, const cairn_attr *a, const uint8_t *v, size_t le
 }
 
 static int resolve_eref(txs *s, eref *r, int64_t *out);
+static int slot_bind(txs *s, size_t i, int64_t *out);
 
 /* Resolves a lookup ref [attr value] against the current state. */
 static int resolve_lookup(txs *s, cairn_val ref, int64_t *out)
@@ -694,8 +712,7 @@ static int resolve_eref(txs *s, eref *r, int64_t *out)
         *out = s->tx;
         return 0;
     case ER_SLOT:
-        *out = s->slots[slot_root(s, (size_t)r->id)].eid;
-        return 0;
+        return slot_bind(s, (size_t)r->id, out);
     case ER_IDENT: {
         const cairn_attr *ia = cairn_schema_by_id(s->schema, CAIRN_SYS_ID(CAIRN_SYS_IDENT));
         cairn_buf_clear(&s->enc2);
@@ -725,41 +742,7 @@ static int resolve_eref(txs *s, eref *r, int64_t *out)
     }
 }
 
-/* Upsert candidates: tempid slots asserting identity values that exist. */
-static int upsert_note(txs *s, size_t slot_i, int64_t eid)
-{
-    size_t r = slot_root(s, slot_i);
-    char b[128];
-    if (s->slots[r].upsert && s->slots[r].upsert != eid)
-        return ERR(s, ":transact/upsert", "Conflicting upserts: %s resolves both to %lld and %lld",
-                   cairn_type_of(s->slots[r].key) == CAIRN_NIL ? "an entity map" : show(s->slots[r].key, b, sizeof b),
-                   (long long)s->slots[r].upsert, (long long)eid);
-    s->slots[r].upsert = eid;
-    return 0;
-}
-
-/* Two slots asserting the same new identity value are one entity. */
-static int slot_union(txs *s, size_t a, size_t b)
-{
-    size_t ra = slot_root(s, a), rb = slot_root(s, b);
-    if (ra == rb)
-        return 0;
-    if (s->slots[ra].upsert && s->slots[rb].upsert && s->slots[ra].upsert != s->slots[rb].upsert)
-        return ERR(s, ":transact/upsert", "Conflicting upserts: two tempids resolve to %lld and %lld",
-                   (long long)s->slots[ra].upsert, (long long)s->slots[rb].upsert);
-    /* the earlier slot stays the root: it fixes the order of id allocation */
-    if (rb < ra) {
-        size_t t = ra;
-        ra = rb;
-        rb = t;
-    }
-    s->slots[rb].parent = ra;
-    if (!s->slots[ra].upsert)
-        s->slots[ra].upsert = s->slots[rb].upsert;
-    return 0;
-}
-
-/* The value of op o, with refs resolved (0 when a tempid is not yet bound). */
+/* The value of op o, with refs resolved (binding new tempids). */
 static int op_value(txs *s, op *o, cairn_val *out)
 {
     int64_t id;
@@ -774,140 +757,183 @@ static int op_value(txs *s, op *o, cairn_val *out)
     return 0;
 }
 
-struct ident_claim {
-    int64_t a;        /* attribute id */
-    size_t off, len;  /* value bytes in claims buffer */
-    size_t slot;      /* claiming slot */
-};
-
-static int composite_upserts(txs *s);
-
-static int resolve_upserts(txs *s)
+/* Binds slot i to a new entity id unless it is bound already. */
+static int slot_bind(txs *s, size_t i, int64_t *out)
 {
-    cairn_buf claims_bytes = CAIRN_BUF_INIT;
-    struct ident_claim *claims = NULL;
-    size_t nclaims = 0, capclaims = 0;
-    int rc = 0;
-    for (size_t i = 0; i < s->nops && rc == 0; i++) {
-        op *o = &s->ops[i];
-        const cairn_attr *a;
-        cairn_val v;
-        int64_t owner;
-        if (o->kind != OP_ADD || o->e.kind != ER_SLOT)
-            continue;
-        if ((a = cairn_schema_by_ident(s->schema, o->a)) == NULL || a->unique != CAIRN_UNIQUE_IDENTITY)
-            continue;
-        if (o->v_ref && o->vref.kind == ER_SLOT)
-            continue;  /* identity value is itself a new entity */
-        if ((rc = op_value(s, o, &v)) < 0 || cairn_type_of(v) == CAIRN_NIL)
-            break;
-        if ((rc = encode_value(s, a, v, &s->enc)) < 0)
-            break;
-        if ((rc = unique_owner(s, a, (uint8_t *)s->enc.ptr, s->enc.len, &owner)) < 0)
-            break;
-        if (owner) {
-            rc = upsert_note(s, (size_t)o->e.id, owner);
-            continue;
-        }
-        /* a new identity value: tempids claiming the same one unite */
-        for (size_t c = 0; c < nclaims; c++) {
-            if (claims[c].a == a->id && claims[c].len == s->enc.len &&
-                !memcmp(claims_bytes.ptr + claims[c].off, s->enc.ptr, s->enc.len)) {
-                rc = slot_union(s, claims[c].slot, (size_t)o->e.id);
-                goto next;
-            }
-        }
-        if (nclaims == capclaims) {
-            size_t cap = capclaims ? capclaims * 2 : 16;
-            struct ident_claim *p = cairn_realloc(claims, cairn_mul_size(cap, sizeof *p));
-            if (!p) {
-                rc = CAIRN_ENOMEM;
-                break;
-            }
-            claims = p;
-            capclaims = cap;
-        }
-        claims[nclaims].a = a->id;
-        claims[nclaims].off = claims_bytes.len;
-        claims[nclaims].len = s->enc.len;
-        claims[nclaims].slot = (size_t)o->e.id;
-        if ((rc = cairn_buf_put(&claims_bytes, s->enc.ptr, s->enc.len)) < 0)
-            break;
-        nclaims++;
-    next:;
-    }
-    cairn_free(claims);
-    cairn_buf_dispose(&claims_bytes);
-    if (rc < 0)
-        return rc;
-    return composite_upserts(s);
-}
-
-/* Composite tuple identities: a map giving every component of one. */
-static int composite_upserts(txs *s)
-{
-    for (size_t ai = 0; ai < s->schema->count; ai++) {
-        const cairn_attr *t = s->schema->attrs[ai];
-        size_t n;
-        if (t->unique != CAIRN_UNIQUE_IDENTITY || cairn_type_of(t->tuple_attrs) == CAIRN_NIL)
-            continue;
-        n = cairn_count(t->tuple_attrs);
-        for (size_t si = 0; si < s->nslots; si++) {
-            cairn_val tuple;
-            size_t found = 0;
-            int64_t owner;
-            int rc;
-            if ((rc = cairn_vector_new(&tuple, n)) < 0)
-                return rc;
-            for (size_t k = 0; k < n; k++) {
-                cairn_val comp = cairn_coll_get(t->tuple_attrs, k), v = cairn_nil();
-                for (size_t i = 0; i < s->nops; i++) {
-                    op *o = &s->ops[i];
-                    if (o->kind == OP_ADD && o->e.kind == ER_SLOT && slot_root(s, (size_t)o->e.id) == slot_root(s, si) &&
-                        cairn_equal(o->a, comp)) {
-                        if ((rc = op_value(s, o, &v)) < 0) {
-                            cairn_release(tuple);
-                            return rc;
-                        }
-                        found++;
-                        break;
-                    }
-                }
-                if ((rc = cairn_coll_push(&tuple, v)) < 0) {
-                    cairn_release(tuple);
-                    return rc;
-                }
-            }
-            if (found == n && (rc = cairn_key_put_value((cairn_buf_clear(&s->enc), &s->enc), tuple)) == 0 &&
-                (rc = unique_owner(s, t, (uint8_t *)s->enc.ptr, s->enc.len, &owner)) == 0 && owner)
-                rc = upsert_note(s, si, owner);
-            cairn_release(tuple);
-            if (rc < 0)
-                return rc;
-        }
-    }
-    return 0;
-}
-
-/* Binds every slot: upserted ones to their entity, the rest to new ids in
- * order of first appearance (slots are created in that order). */
-static int allocate_ids(txs *s)
-{
-    for (size_t i = 0; i < s->nslots; i++) {
-        size_t r = slot_root(s, i);
-        if (s->slots[r].eid)
-            continue;
-        if (s->slots[r].upsert) {
-            s->slots[r].eid = s->slots[r].upsert;
+    slot *sl = &s->slots[i];
+    if (!sl->eid) {
+        if (sl->upsert) {
+            sl->eid = sl->upsert;
         } else {
             int64_t id = cairn_id_next_entity(s->max_eid);
             if (!id)
                 return cairn_error_set(s->err, CAIRN_ELIMIT, ":transact/limit", "entity ids exhausted");
             s->max_eid = id;
-            s->slots[r].eid = id;
+            sl->eid = id;
+            sl->is_new = 1;
         }
     }
+    *out = sl->eid;
     return 0;
+}
+
+/*
+ * Slot i's identity value says it is entity owner. Unbound: it becomes
+ * owner. Bound to a new id by an earlier operation: the transaction starts
+ * over with the slot bound to owner from the beginning (Datahike's
+ * retry-with-tempid). Bound to another existing entity: a conflict.
+ */
+static int slot_upsert(txs *s, size_t i, int64_t owner, const cairn_attr *a)
+{
+    slot *sl = &s->slots[i];
+    char b[128];
+    if (!sl->eid) {
+        sl->eid = owner;
+        return 0;
+    }
+    if (sl->eid == owner)
+        return 0;
+    if (sl->is_new && !sl->upsert) {
+        sl->upsert = owner;
+        return RESTART;
+    }
+    return ERR(s, ":transact/upsert", "Conflicting upserts: %s resolves to %lld and %lld (through %s)",
+               cairn_type_of(sl->key) == CAIRN_NIL ? "an entity map" : show(sl->key, b, sizeof b),
+               (long long)sl->eid, (long long)owner, cairn_ident_get(a->ident, NULL));
+}
+
+/* Entity holding the identity value of op o now (0 if none, or not identity). */
+static int identity_owner(txs *s, op *o, const cairn_attr **attr_out, int64_t *owner)
+{
+    const cairn_attr *a = cairn_schema_by_ident(s->schema, o->a);
+    cairn_val v;
+    int rc;
+    *owner = 0;
+    *attr_out = a;
+    if (!a || a->unique != CAIRN_UNIQUE_IDENTITY || o->kind != OP_ADD)
+        return 0;
+    if (o->v_ref && o->vref.kind == ER_SLOT && !s->slots[o->vref.id].eid)
+        return 0;  /* the value is an entity not made yet: nothing can own it */
+    if ((rc = op_value(s, o, &v)) < 0)
+        return rc;
+    if (cairn_type_of(v) == CAIRN_NIL || (rc = encode_value(s, a, v, &s->enc)) < 0)
+        return rc;
+    return unique_owner(s, a, (uint8_t *)s->enc.ptr, s->enc.len, owner);
+}
+
+/* The composite tuple identities a map gives completely. */
+static int map_composite_owner(txs *s, const op *alloc, int64_t *owner, const cairn_attr **via)
+{
+    *owner = 0;
+    for (size_t ai = 0; ai < s->schema->count && !*owner; ai++) {
+        const cairn_attr *t = s->schema->attrs[ai];
+        cairn_val tuple;
+        size_t n, found = 0;
+        int rc;
+        if (t->unique != CAIRN_UNIQUE_IDENTITY || cairn_type_of(t->tuple_attrs) == CAIRN_NIL)
+            continue;
+        n = cairn_count(t->tuple_attrs);
+        if ((rc = cairn_vector_new(&tuple, n)) < 0)
+            return rc;
+        for (size_t k = 0; k < n; k++) {
+            cairn_val comp = cairn_coll_get(t->tuple_attrs, k), v = cairn_nil();
+            for (size_t i = (size_t)(alloc - s->ops) + 1; i < alloc->map_end; i++) {
+                op *o = &s->ops[i];
+                if (o->kind == OP_ADD && o->e.kind == alloc->e.kind && o->e.id == alloc->e.id && !o->v_ref &&
+                    cairn_equal(o->a, comp)) {
+                    v = o->v;
+                    found++;
+                    break;
+                }
+            }
+            if ((rc = cairn_coll_push(&tuple, v)) < 0) {
+                cairn_release(tuple);
+                return rc;
+            }
+        }
+        if (found == n) {
+            cairn_buf_clear(&s->enc);
+            rc = cairn_key_put_value(&s->enc, tuple);
+            if (rc == 0)
+                rc = unique_owner(s, t, (uint8_t *)s->enc.ptr, s->enc.len, owner);
+            *via = t;
+        }
+        cairn_release(tuple);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* Attributes defined by this map become part of the schema, with its id. */
+static int install_pending_for(txs *s, cairn_val map, int64_t id)
+{
+    int rc;
+    for (size_t i = 0; i < s->npend; i++) {
+        pending *p = &s->pend[i];
+        const char *ns;
+        size_t ns_len = 0;
+        if (p->map.u_.p != map.u_.p || p->def.id)
+            continue;
+        if (!cairn_id_is_entity(id))
+            return ERR(s, ":transact/schema", "Attribute %s needs an entity id", cairn_ident_get(p->ident, NULL));
+        ns = cairn_namespace_get(p->ident, &ns_len);
+        if (ns && (ns_len == 2 ? !memcmp(ns, "db", 2) : ns_len > 3 && !memcmp(ns, "db.", 3)))
+            return ERR(s, ":transact/schema", "Using namespace 'db' for attribute identifiers is not allowed: %s",
+                       cairn_ident_get(p->ident, NULL));
+        if ((rc = schema_private(s)) < 0)
+            return rc;
+        p->def.id = id;
+        if ((rc = cairn_schema_put(s->schema, &p->def)) < 0)
+            return rc;
+    }
+    return 0;
+}
+
+/*
+ * OP_ALLOC: binds a map's entity before its datoms, upserting when one of
+ * its identity values (or a composite identity it gives whole) exists.
+ */
+static int apply_alloc(txs *s, op *alloc)
+{
+    int64_t id = 0, owner;
+    const cairn_attr *a;
+    int rc;
+    if (alloc->e.kind == ER_SLOT) {
+        size_t slot_i = (size_t)alloc->e.id;
+        for (size_t i = (size_t)(alloc - s->ops) + 1; i < alloc->map_end; i++) {
+            op *o = &s->ops[i];
+            if (o->e.kind != ER_SLOT || (size_t)o->e.id != slot_i)
+                continue;
+            if ((rc = identity_owner(s, o, &a, &owner)) < 0)
+                return rc;
+            if (owner && (rc = slot_upsert(s, slot_i, owner, a)) != 0)
+                return rc;
+        }
+        if (!s->slots[slot_i].eid) {
+            if ((rc = map_composite_owner(s, alloc, &owner, &a)) < 0)
+                return rc;
+            if (owner && (rc = slot_upsert(s, slot_i, owner, a)) != 0)
+                return rc;
+        }
+        if ((rc = slot_bind(s, slot_i, &id)) < 0)
+            return rc;
+    } else if (alloc->e.kind != ER_TX) {
+        if ((rc = resolve_eref(s, &alloc->e, &id)) < 0)
+            return rc;
+        /* a map naming its entity must not upsert to another one */
+        for (size_t i = (size_t)(alloc - s->ops) + 1; i < alloc->map_end; i++) {
+            op *o = &s->ops[i];
+            if (o->e.kind != alloc->e.kind || o->e.id != alloc->e.id || o->e.val.u_.p != alloc->e.val.u_.p)
+                continue;
+            if ((rc = identity_owner(s, o, &a, &owner)) < 0)
+                return rc;
+            if (owner && owner != id)
+                return ERR(s, ":transact/upsert", "Conflicting upsert: [:%s ...] resolves to %lld, but entity id is %lld",
+                           cairn_ident_get(a->ident, NULL), (long long)owner, (long long)id);
+        }
+    }
+    return install_pending_for(s, alloc->v, id);
 }
 
 /* Explicit ids in e position: must be entity ids; they raise max_eid. */
@@ -920,50 +946,8 @@ static int check_explicit_ids(txs *s)
             continue;
         if (!cairn_id_is_entity(id) && !cairn_id_is_tx(id) && !cairn_id_is_implicit_attr(id))
             return ERR(s, ":entity-id/syntax", "Entity id %lld is out of range", (long long)id);
-        if (cairn_id_is_entity(id) && o->kind == OP_ADD && id > s->max_eid)
+        if (cairn_id_is_entity(id) && (o->kind == OP_ADD || o->kind == OP_ALLOC) && id > s->max_eid)
             s->max_eid = id;
-    }
-    return 0;
-}
-
-/* Installs attributes defined by maps of this tx, now that their ids are known. */
-static int install_pending(txs *s)
-{
-    int rc;
-    if (!s->npend)
-        return 0;
-    if ((rc = schema_private(s)) < 0)
-        return rc;
-    for (size_t i = 0; i < s->npend; i++) {
-        int64_t id;
-        pending *p = &s->pend[i];
-        cairn_val idv;
-        if (cairn_map_get(&idv, p->map, KW(db_id))) {
-            if ((rc = make_eref(s, idv, &p->e, 1, "an entity map")) < 0 || (rc = resolve_eref(s, &p->e, &id)) < 0)
-                return rc;
-        } else {
-            /* the map's synthetic slot: find the op that carries its :db/ident */
-            id = 0;
-            for (size_t j = 0; j < s->nops && !id; j++)
-                if (s->ops[j].kind == OP_ADD && IS_KW(s->ops[j].a, db_ident) && cairn_equal(s->ops[j].v, p->ident) &&
-                    (rc = resolve_eref(s, &s->ops[j].e, &id)) < 0)
-                    return rc;
-        }
-        if (!id)
-            return ERR(s, ":transact/schema", "Could not place attribute %s", cairn_ident_get(p->ident, NULL));
-        p->def.id = id;
-        if (cairn_id_is_implicit_attr(id) || cairn_id_is_tx(id))
-            return ERR(s, ":transact/schema", "Attribute %s needs an entity id", cairn_ident_get(p->ident, NULL));
-        {
-            const char *ns = cairn_namespace_get(p->ident, NULL);
-            size_t ns_len = 0;
-            cairn_namespace_get(p->ident, &ns_len);
-            if (ns && (ns_len == 2 ? !memcmp(ns, "db", 2) : ns_len > 3 && !memcmp(ns, "db.", 3)))
-                return ERR(s, ":transact/schema", "Using namespace 'db' for attribute identifiers is not allowed: %s",
-                           cairn_ident_get(p->ident, NULL));
-        }
-        if ((rc = cairn_schema_put(s->schema, &p->def)) < 0)
-            return rc;
     }
     return 0;
 }
@@ -1185,12 +1169,37 @@ static int apply_op(txs *s, op *o)
     cairn_val v;
     char b[128];
     int rc;
-    if ((rc = resolve_eref(s, &o->e, &e)) < 0)
+    if (o->kind == OP_ALLOC)
+        return apply_alloc(s, o);
+    if (o->kind == OP_ADD && o->e.kind == ER_SLOT && !o->from_map) {
+        /* [:db/add tempid identity-attr v] upserts */
+        int64_t owner;
+        if ((rc = identity_owner(s, o, &a, &owner)) < 0)
+            return rc;
+        if (owner && (rc = slot_upsert(s, (size_t)o->e.id, owner, a)) != 0)
+            return rc;
+    }
+    if (o->kind != OP_ADD && (o->e.kind == ER_LOOKUP || o->e.kind == ER_IDENT)) {
+        /* retracting through a lookup ref that names nothing does nothing */
+        cairn_error tmp = CAIRN_ERROR_INIT, *keep = s->err;
+        s->err = &tmp;
+        rc = resolve_eref(s, &o->e, &e);
+        s->err = keep;
+        if (rc == CAIRN_EINVALID && !strcmp(tmp.keyword, ":entity-id/missing"))
+            return 0;
+        if (rc < 0) {
+            cairn_error_copy(s->err, &tmp);
+            return rc;
+        }
+    } else if ((rc = resolve_eref(s, &o->e, &e)) < 0) {
         return rc;
+    }
     if (o->kind == OP_RETRACT_ENTITY)
         return e ? retract_entity(s, e, 0) : 0;
     if ((rc = attr_of(s, o->a, &a)) < 0)
         return rc;
+    if (!a->id)
+        return ERR(s, ":transact/schema", "Attribute %s is used before the map defining it", cairn_ident_get(a->ident, NULL));
     switch (o->kind) {
     case OP_ADD:
         if ((rc = op_value(s, o, &v)) < 0)
@@ -1451,8 +1460,10 @@ static int build_output(txs *s, cairn_tx_out *out)
     for (size_t i = 0; i < s->nslots && rc == 0; i++) {
         if (cairn_type_of(s->slots[i].key) == CAIRN_NIL)
             continue;
-        rc = cairn_map_assoc(&tempids, s->slots[i].key, cairn_int(s->slots[slot_root(s, i)].eid));
+        rc = cairn_map_assoc(&tempids, s->slots[i].key, cairn_int(s->slots[i].eid));
     }
+    for (size_t i = 0; rc == 0 && i < cairn_count(s->tx_keys); i++)
+        rc = cairn_map_assoc(&tempids, cairn_coll_get(s->tx_keys, i), cairn_int(s->tx));
     if (rc == 0)
         rc = cairn_map_assoc(&tempids, KW(db_current_tx), cairn_int(s->tx));
     if (rc == 0)
@@ -1506,10 +1517,38 @@ static void txs_dispose(txs *s)
     cairn_release(s->owned);
     cairn_release(s->touched);
     cairn_release(s->schema_touched);
+    cairn_release(s->tx_keys);
     cairn_txstate_dispose(&s->st);
     cairn_buf_dispose(&s->enc);
     cairn_buf_dispose(&s->enc2);
     cairn_schema_release(s->schema);
+}
+
+/* Forgets everything the run did, keeping what it learnt about upserts. */
+static int restart(txs *s)
+{
+    int rc;
+    for (size_t i = 0; i < s->nrep; i++)
+        cairn_release(s->rep[i].v);
+    s->nrep = 0;
+    cairn_txstate_dispose(&s->st);
+    cairn_txstate_init(&s->st, s->db);
+    for (size_t i = 0; i < s->nslots; i++) {
+        s->slots[i].eid = 0;
+        s->slots[i].is_new = 0;
+    }
+    for (size_t i = 0; i < s->npend; i++)
+        s->pend[i].def.id = 0;
+    s->max_eid = s->max_eid0;
+    cairn_schema_release(s->schema);
+    s->schema = cairn_schema_retain(s->db->schema);
+    s->schema_private = 0;
+    cairn_release(s->touched);
+    cairn_release(s->schema_touched);
+    s->touched = s->schema_touched = cairn_nil();
+    if ((rc = cairn_set_new(&s->touched, 16)) < 0 || (rc = cairn_set_new(&s->schema_touched, 4)) < 0)
+        return rc;
+    return 0;
 }
 
 /* The transaction's instant: tx-meta's :db/txInstant, or now, strictly after the last one. */
@@ -1538,12 +1577,13 @@ int cairn_tx_apply(cairn_tx_out *out, const cairn_db *db, cairn_val tx_data, cai
     s.schema = cairn_schema_retain(db->schema);
     s.tx = cairn_id_next_tx(db->max_tx);
     s.max_eid = db->max_eid;
-    s.slot_keys = s.owned = s.touched = s.schema_touched = cairn_nil();
+    s.slot_keys = s.owned = s.touched = s.schema_touched = s.tx_keys = cairn_nil();
     cairn_txstate_init(&s.st, db);
     if (!s.tx)
         return cairn_error_set(err, CAIRN_ELIMIT, ":transact/limit", "transaction ids exhausted");
     if ((rc = cairn_map_new(&s.slot_keys, 16)) < 0 || (rc = cairn_vector_new(&s.owned, 4)) < 0 ||
-        (rc = cairn_set_new(&s.touched, 16)) < 0 || (rc = cairn_set_new(&s.schema_touched, 4)) < 0)
+        (rc = cairn_set_new(&s.touched, 16)) < 0 || (rc = cairn_set_new(&s.schema_touched, 4)) < 0 ||
+        (rc = cairn_set_new(&s.tx_keys, 1)) < 0)
         goto done;
     if ((rc = choose_instant(&s, tx_meta, now_ms)) < 0)
         goto done;
@@ -1551,62 +1591,23 @@ int cairn_tx_apply(cairn_tx_out *out, const cairn_db *db, cairn_val tx_data, cai
         goto done;
     if ((rc = check_explicit_ids(&s)) < 0)
         goto done;
-    /* lookup refs and idents used as entities must exist before upserts */
-    for (size_t i = 0; i < s.nops; i++) {
-        int64_t id;
-        op *o = &s.ops[i];
-        if ((o->e.kind == ER_LOOKUP || o->e.kind == ER_IDENT) && o->kind == OP_ADD &&
-            (rc = resolve_eref(&s, &o->e, &id)) < 0)
+    s.max_eid0 = s.max_eid;
+    /* ops run in order; a tempid found to upsert after it got a new id
+     * restarts the run with that tempid bound from the start */
+    for (size_t attempt = 0;; attempt++) {
+        for (size_t i = 0; i < s.nops && (rc = apply_op(&s, &s.ops[i])) == 0; i++)
+            ;
+        if (rc != RESTART)
+            break;
+        if (attempt > s.nslots) {
+            rc = ERR(&s, ":transact/upsert", "Conflicting upserts: tempids cannot be resolved");
             goto done;
-        if (o->e.kind == ER_LOOKUP || o->e.kind == ER_IDENT) {
-            if (o->kind != OP_ADD) {
-                /* retractions of missing entities are no-ops; remember the id */
-                cairn_error tmp = CAIRN_ERROR_INIT;
-                cairn_error *keep = s.err;
-                s.err = &tmp;
-                rc = resolve_eref(&s, &o->e, &id);
-                s.err = keep;
-                if (rc == CAIRN_EINVALID && !strcmp(tmp.keyword, ":entity-id/missing")) {
-                    rc = 0;
-                    id = 0;
-                } else if (rc < 0) {
-                    cairn_error_copy(err, &tmp);
-                    goto done;
-                }
-            }
-            o->e.kind = ER_ID;
-            o->e.id = id;
-            if (!id)
-                o->e.kind = ER_NONE;
         }
+        if ((rc = restart(&s)) < 0)
+            goto done;
     }
-    if ((rc = resolve_upserts(&s)) < 0 || (rc = allocate_ids(&s)) < 0 || (rc = install_pending(&s)) < 0)
+    if (rc < 0)
         goto done;
-    /* a map with an explicit :db/id that upserts elsewhere conflicts */
-    for (size_t i = 0; i < s.nops; i++) {
-        op *o = &s.ops[i];
-        cairn_val v;
-        const cairn_attr *a;
-        int64_t owner;
-        if (o->kind != OP_ADD || !o->from_map || o->e.kind != ER_ID)
-            continue;
-        if ((a = cairn_schema_by_ident(s.schema, o->a)) == NULL || a->unique != CAIRN_UNIQUE_IDENTITY)
-            continue;
-        if ((rc = op_value(&s, o, &v)) < 0)
-            goto done;
-        if (cairn_type_of(v) == CAIRN_NIL || encode_value(&s, a, v, &s.enc) < 0)
-            continue;
-        if ((rc = unique_owner(&s, a, (uint8_t *)s.enc.ptr, s.enc.len, &owner)) < 0)
-            goto done;
-        if (owner && owner != o->e.id) {
-            rc = ERR(&s, ":transact/upsert", "Conflicting upsert: [%s ...] resolves to %lld, but entity id is %lld",
-                     cairn_ident_get(a->ident, NULL), (long long)owner, (long long)o->e.id);
-            goto done;
-        }
-    }
-    for (size_t i = 0; i < s.nops; i++)
-        if ((rc = apply_op(&s, &s.ops[i])) < 0)
-            goto done;
     if ((rc = update_tuples(&s)) < 0 || (rc = update_schema(&s)) < 0)
         goto done;
     if (db->ctx->keep_history) {
