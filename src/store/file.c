@@ -116,6 +116,8 @@ struct file_store {
     int64_t sweep_age;          /* seconds before foreign temp files are swept */
     unsigned threads;           /* node writers per put_many */
     unsigned mutants;           /* test-only durability bugs */
+    void (*race_hook)(void *, const char *);  /* test-only, see file.h */
+    void *race_payload;
     uint64_t writer_id;         /* random; names this handle's temp files */
     _Atomic uint64_t tmp_count; /* next temp file number */
     _Atomic int failed;         /* fail-stop after an fsync error */
@@ -831,6 +833,8 @@ static int file_head_cas(cairn_store *s, const char *name, const void *expected,
         return cairn_store_head_conflict(s, name);
     if (!data && !present)
         return 0; /* deleting an absent head */
+    if (fs->race_hook)
+        fs->race_hook(fs->race_payload, name);
     if (!(sl = cairn_malloc(sizeof *sl)))
         return cairn_error_oom(&s->err);
     sl->seq = st.max_seq + 1;
@@ -1117,6 +1121,8 @@ int cairn_store_file_open_with(cairn_store **out, const char *path, const cairn_
     fs->sweep_age = opt->sweep_age >= 0 ? opt->sweep_age : CAIRN_FILE_SWEEP_AGE;
     fs->threads = opt->threads ? opt->threads : CAIRN_FILE_THREADS;
     fs->mutants = opt->mutants;
+    fs->race_hook = opt->race_hook;
+    fs->race_payload = opt->race_payload;
     fs->writer_id = cairn_vfs_random64();
     pthread_mutex_init(&fs->lock_mu, NULL);
     if ((rc = fs->vfs->root_open(fs->vfs, path, 1, &fs->root)) < 0)

@@ -29,9 +29,14 @@ typedef struct cairn_file_options {
     int64_t sweep_age;       /* seconds; < 0: CAIRN_FILE_SWEEP_AGE */
     unsigned threads;        /* node writers per put_many; 0: CAIRN_FILE_THREADS, 1: none */
     unsigned mutants;        /* cairn_file_mutant bits; 0 outside tests */
+    /* Test hook (reliability.md R9): called in head_cas after the current
+     * head is read and before the new slot is linked, so a test can move the
+     * head from another handle in between. NULL outside tests. */
+    void (*race_hook)(void *payload, const char *head);
+    void *race_payload;      /* passed to race_hook */
 } cairn_file_options;
 
-#define CAIRN_FILE_OPTIONS_INIT { NULL, 0, -1, 0, 0 }
+#define CAIRN_FILE_OPTIONS_INIT { NULL, 0, -1, 0, 0, NULL, NULL }
 
 /*
  * Opens (creating if needed) the file store at path. opt may be NULL.
