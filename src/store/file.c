@@ -414,13 +414,17 @@ static int file_put_many(cairn_store *s, size_t n, const cairn_addr *addrs, cons
             goto done;
         }
     }
-    /* 3. each touched directory fsynced once */
+    /* 3. each touched directory fsynced once, then nodes/ itself: it may
+     * hold a fan-out directory made by this call, or by a writer killed
+     * before it fsynced nodes/ (the crash tests found that one) */
     for (int b = 0; b < 256; b++) {
         if (touched[b] && (rc = fsync_dir(fs, dirs[b])) < 0) {
             rc = fail_stop(fs, rc, "node directory");
             goto done;
         }
     }
+    if (n && (rc = fsync_dir(fs, fs->nodes)) < 0)
+        rc = fail_stop(fs, rc, "nodes");
 done:
     for (size_t i = renamed; i < njobs; i++)
         if (jobs[i].written)
