@@ -164,11 +164,12 @@ static int mem_head_read(cairn_store *s, const char *name, void **data_out, size
 {
     struct mem_data *d = data_of(s);
     struct blob *b;
-    int rc = CAIRN_ENOTFOUND;
+    int rc = cairn_store_check_head(s, name, 0);
+    if (rc < 0)
+        return rc;
     pthread_mutex_lock(&d->lock);
     b = cairn_hmap_find(&d->heads, name_hash(name), name, name_eq, NULL);
-    if (b)
-        rc = copy_out(b, data_out, len_out);
+    rc = b ? copy_out(b, data_out, len_out) : CAIRN_ENOTFOUND;
     pthread_mutex_unlock(&d->lock);
     return rc;
 }
@@ -180,8 +181,10 @@ static int mem_head_cas(cairn_store *s, const char *name, const void *expected, 
     uint64_t h = name_hash(name);
     struct blob *cur, *b = NULL;
     int rc = 0;
+    if ((rc = cairn_store_check_head(s, name, len)) < 0)
+        return rc;
     if (data && !(b = blob_new(data, len)))
-        return CAIRN_ENOMEM;
+        return cairn_error_oom(&s->err);
     if (b)
         strcpy(b->key, name);
     pthread_mutex_lock(&d->lock);
@@ -196,6 +199,8 @@ static int mem_head_cas(cairn_store *s, const char *name, const void *expected, 
     }
     pthread_mutex_unlock(&d->lock);
     cairn_free(b);
+    if (rc == CAIRN_ECONFLICT)
+        cairn_store_head_conflict(s, name);
     return rc;
 }
 

@@ -37,6 +37,16 @@ static inline int cairn_addr_equal(const cairn_addr *a, const cairn_addr *b)
  */
 int cairn_store_get_node(cairn_store *s, const cairn_addr *addr, void **data_out, size_t *len_out);
 
+/*
+ * The node frame (store.c): encode picks raw or zstd and returns a
+ * cairn_malloc'd frame (CAIRN_ELIMIT over 256 MiB); decode checks the
+ * frame's bounds and returns a new payload buffer (CAIRN_ECORRUPT,
+ * CAIRN_EUNSUPPORTED for an unknown format, CAIRN_ENOMEM). Decode does not
+ * check the address: cairn_store_get_node does that first.
+ */
+int cairn_store_frame_encode(uint8_t **frame_out, size_t *len_out, const void *payload, size_t len);
+int cairn_store_frame_decode(void **payload_out, size_t *len_out, const void *frame, size_t len, cairn_error *err);
+
 /* A batch of nodes written with one durable put_many. */
 typedef struct cairn_store_batch cairn_store_batch;
 
@@ -59,13 +69,25 @@ void cairn_store_unlock(cairn_store *s);
 
 /* 1 when name is a valid head name: [A-Za-z0-9._-]{1,128}, not "." or "..". */
 int cairn_store_head_name_ok(const char *name);
+/* For backends (their methods can be called directly): 0, or CAIRN_EINVALID
+ * for a bad name, CAIRN_ELIMIT for a value over CAIRN_HEAD_MAX, on s->err. */
+int cairn_store_check_head(cairn_store *s, const char *name, size_t len);
+/* Fills s->err for a compare-and-set that lost; returns CAIRN_ECONFLICT. */
+int cairn_store_head_conflict(cairn_store *s, const char *name);
 
 /* Config helpers for backends: the value of :key in map, or nil. */
 cairn_val cairn_store_config_get(cairn_val config, const char *key);
 /* The string value of :key; NULL (and err filled) when absent or not a string. */
 const char *cairn_store_config_string(cairn_val config, const char *key, cairn_error *err);
+/* The integer value of :key, or def when absent; CAIRN_EINVALID (err filled)
+ * when it is not an integer >= min. */
+int cairn_store_config_int(int64_t *out, cairn_val config, const char *key, int64_t def, int64_t min,
+                           cairn_error *err);
 
 /* Built-in backends. */
 int cairn_store_mem_open(cairn_store **out, cairn_val config, cairn_error *err);
+int cairn_store_file_open(cairn_store **out, cairn_val config, cairn_error *err);
+int cairn_store_lmdb_open(cairn_store **out, cairn_val config, cairn_error *err);
+int cairn_store_sqlite_open(cairn_store **out, cairn_val config, cairn_error *err);
 
 #endif

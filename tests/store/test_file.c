@@ -1,0 +1,416 @@
+/*
+ * The file backend beyond the conformance suite: its on-disk layout
+ * (docs/format.md), version checks, temp and foreign files, path
+ * confinement (reliability.md R18), damaged head slots (R5) and head fencing
+ * against a writer that ignores the lock (R9).
+ */
+#include "test.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base/alloc.h"
+#include "store/file.h"
+#include "support/store_util.h"
+
+/* Path of sub in the test's temp dir; a few stay valid at once. */
+static const char *store_dir(const char *sub)
+{
+    static char paths[4][512];
+    static int next;
+    char *path = paths[next++ % 4];
+    snprintf(path, sizeof paths[0], "%s/%s", test_tmpdir(), sub);
+    return path;
+}
+
+static cairn_store *open_file(const char *path, const cairn_file_options *opt)
+{
+    cairn_store *s = NULL;
+    cairn_error err = CAIRN_ERROR_INIT;
+    int rc = cairn_store_file_open_with(&s, path, opt, &err);
+    CHECK_MSG(rc == 0, "open %s: %s", path, err.message);
+    return s;
+}
+
+static void write_file(const char *path, const void *data, size_t len)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    CHECK_MSG(fd >= 0, "create %s: %s", path, strerror(errno));
+    CHECK(write(fd, data, len) == (ssize_t)len);
+    close(fd);
+}
+
+/* Reads a file whole (at most cap bytes); returns its length or -1. */
+static ssize_t read_path(const char *path, void *buf, size_t cap)
+{
+    int fd = open(path, O_RDONLY);
+    ssize_t n;
+    if (fd < 0)
+        return -1;
+    n = read(fd, buf, cap);
+    close(fd);
+    return n;
+}
+
+static int count_entries(const char *dir, const char *prefix)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    int n = 0;
+    if (!d)
+        return -1;
+    while ((e = readdir(d)) != NULL)
+        if (e->d_name[0] != '.' && !strncmp(e->d_name, prefix, strlen(prefix)))
+            n++;
+    closedir(d);
+    return n;
+}
+
+static void put_one(cairn_store *s, const void *payload, size_t len, cairn_addr *addr)
+{
+    cairn_store_batch *b;
+    CHECK_OK(cairn_store_batch_new(&b, s));
+    CHECK_OK(cairn_store_batch_add(b, payload, len, addr));
+    CHECK_OK(cairn_store_batch_commit(b));
+    cairn_store_batch_free(b);
+}
+
+static void node_path(char *out, size_t cap, const char *root, const cairn_addr *a)
+{
+    char hex[2 * CAIRN_ADDR_LEN + 1];
+    cairn_addr_hex(hex, a);
+    snprintf(out, cap, "%s/nodes/%.2s/%s", root, hex, hex + 2);
+}
+
+void test_store_file__layout_matches_the_documented_format(void)
+{
+    const char *root = store_dir("layout");
+    cairn_store *s = open_file(root, NULL);
+    cairn_addr a, check;
+    char path[1024];
+    uint8_t buf[8192];
+    ssize_t n;
+    put_one(s, "hello", 5, &a);
+    node_path(path, sizeof path, root, &a);
+    n = read_path(path, buf, sizeof buf);
+    CHECK_MEM(buf, (size_t)n, "\x00hello", 6);       /* frame 0x00: raw */
+    cairn_addr_of(&check, buf, (size_t)n);
+    CHECK(cairn_addr_equal(&check, &a));              /* named by the hash of its bytes */
+    snprintf(path, sizeof path, "%s/version", root);
+    n = read_path(path, buf, sizeof buf);
+    CHECK_MEM(buf, (size_t)n, "cairn file store 1\n", 19);
+    CHECK_OK(cairn_store_head_cas(s, "db", NULL, 0, "value", 5));
+    snprintf(path, sizeof path, "%s/heads/db.0000000000000001", root);
+    n = read_path(path, buf, sizeof buf);
+    CHECK_EQ(n, 36 + 5 + 16);
+    CHECK_MEM(buf, 5, "CHD\x01\x01", 5);              /* magic, kind 1 = value */
+    CHECK_EQ(cairn_get_be64(buf + 8), 1);             /* seq */
+    CHECK(cairn_get_be64(buf + 16) != 0);             /* nonce */
+    CHECK_EQ(cairn_get_be64(buf + 24), 0);            /* replaced nothing */
+    CHECK_EQ(cairn_get_be32(buf + 32), 5);
+    CHECK_MEM(buf + 36, 5, "value", 5);
+    CHECK_OK(cairn_store_head_cas(s, "db", "value", 5, NULL, 0));
+    snprintf(path, sizeof path, "%s/heads/db.0000000000000002", root);
+    n = read_path(path, buf, sizeof buf);
+    CHECK_EQ(n, 36 + 16);
+    CHECK_EQ(buf[4], 2);                              /* tombstone */
+    CHECK_OK(cairn_store_lock(s));
+    snprintf(path, sizeof path, "%s/lock", root);
+    CHECK(access(path, F_OK) == 0);
+    CHECK_EQ(count_entries(store_dir("layout/tmp"), ""), 0); /* no temp file left */
+    cairn_store_close(s);
+}
+
+void test_store_file__unknown_versions_and_foreign_directories_are_refused(void)
+{
+    const char *root = store_dir("v");
+    char path[1024];
+    cairn_store *s = open_file(root, NULL);
+    cairn_error err = CAIRN_ERROR_INIT;
+    cairn_store_close(s);
+    snprintf(path, sizeof path, "%s/version", root);
+    write_file(path, "cairn file store 2\n", 19);
+    CHECK_ERR(cairn_store_file_open_with(&s, root, NULL, &err), CAIRN_EUNSUPPORTED);
+    CHECK_STR(err.keyword, ":store/version");
+    write_file(path, "something else\n", 15);
+    CHECK_ERR(cairn_store_file_open_with(&s, root, NULL, &err), CAIRN_ECORRUPT);
+    /* a directory with other things in it is not made into a store */
+    root = store_dir("photos");
+    mkdir(root, 0755);
+    snprintf(path, sizeof path, "%s/cat.jpg", root);
+    write_file(path, "jpg", 3);
+    CHECK_ERR(cairn_store_file_open_with(&s, root, NULL, &err), CAIRN_EINVALID);
+    CHECK_STR(err.keyword, ":store/config");
+    CHECK(access(store_dir("photos/nodes"), F_OK) != 0);
+    /* the config map names the problem key */
+    {
+        cairn_val cfg = store_config("file", "");
+        CHECK_ERR(cairn_store_open(&s, cfg, &err), CAIRN_EINVALID);
+        CHECK(strstr(err.message, ":path") != NULL);
+        cairn_release(cfg);
+    }
+}
+
+static int count_nodes(const cairn_addr *a, void *p)
+{
+    (void)a;
+    ++*(int *)p;
+    return 0;
+}
+
+static void backdate(const char *path, int seconds)
+{
+    struct timespec t[2];
+    clock_gettime(CLOCK_REALTIME, &t[0]);
+    t[0].tv_sec -= seconds;
+    t[1] = t[0];
+    CHECK(utimensat(AT_FDCWD, path, t, 0) == 0);
+}
+
+void test_store_file__foreign_files_are_ignored_and_old_temp_files_swept(void)
+{
+    const char *root = store_dir("junk");
+    cairn_store *s = open_file(root, NULL), *w;
+    cairn_addr a;
+    char path[1024], hex[2 * CAIRN_ADDR_LEN + 1];
+    int n = 0;
+    void *data;
+    size_t len;
+    put_one(s, "node", 4, &a);
+    cairn_addr_hex(hex, &a);
+    /* what rsync, syncthing and editors leave next to node files */
+    snprintf(path, sizeof path, "%s/nodes/%.2s/.%s.Xy12ab", root, hex, hex + 2);
+    write_file(path, "partial", 7);
+    snprintf(path, sizeof path, "%s/nodes/%.2s/%s.sync-conflict-20240101", root, hex, hex + 2);
+    write_file(path, "other", 5);
+    snprintf(path, sizeof path, "%s/nodes/zz", root);
+    mkdir(path, 0755);
+    snprintf(path, sizeof path, "%s/heads/db.0000000000000009.syncthing.tmp", root);
+    write_file(path, "x", 1);
+    CHECK_OK(s->methods->list(s, count_nodes, &n));
+    CHECK_EQ(n, 1);
+    CHECK_ERR(cairn_store_head_read(s, "db", &data, &len), CAIRN_ENOTFOUND);
+    /* temp files: another writer's old one goes, a young one and our own stay */
+    snprintf(path, sizeof path, "%s/tmp/00000000000000aa-0000000000000001.tmp", root);
+    write_file(path, "old", 3);
+    backdate(path, 3600);
+    snprintf(path, sizeof path, "%s/tmp/00000000000000bb-0000000000000001.tmp", root);
+    write_file(path, "young", 5);
+    snprintf(path, sizeof path, "%s/tmp/not-ours.tmp", root);
+    write_file(path, "foreign", 7);
+    backdate(path, 3600);
+    w = open_file(root, NULL);
+    CHECK_OK(cairn_store_lock(w));
+    CHECK_EQ(count_entries(store_dir("junk/tmp"), "00000000000000aa"), 0);
+    CHECK_EQ(count_entries(store_dir("junk/tmp"), "00000000000000bb"), 1);
+    CHECK_EQ(count_entries(store_dir("junk/tmp"), "not-ours"), 1);
+    cairn_store_close(w);
+    cairn_store_close(s);
+}
+
+void test_store_file__symlinks_inside_the_store_are_never_followed(void)
+{
+    const char *root = store_dir("sym");
+    const char *outside = store_dir("outside");
+    cairn_store *s = open_file(root, NULL);
+    cairn_addr a, b;
+    char path[1024], target[1024], hex[2 * CAIRN_ADDR_LEN + 1];
+    uint8_t frame[] = { 0x00, 's', 'e', 'c', 'r', 'e', 't' };
+    void *data;
+    size_t len;
+    mkdir(outside, 0755);
+    /* a node name that is a symlink to a file outside, holding valid bytes */
+    snprintf(target, sizeof target, "%s/secret", outside);
+    write_file(target, frame, sizeof frame);
+    cairn_addr_of(&a, frame, sizeof frame);
+    cairn_addr_hex(hex, &a);
+    snprintf(path, sizeof path, "%s/nodes/%.2s", root, hex);
+    mkdir(path, 0755);
+    snprintf(path, sizeof path, "%s/nodes/%.2s/%s", root, hex, hex + 2);
+    CHECK(symlink(target, path) == 0);
+    CHECK_ERR(cairn_store_get_node(s, &a, &data, &len), CAIRN_ECORRUPT);
+    /* a fan-out directory that is a symlink to a directory outside */
+    put_one(s, "probe", 5, &b);
+    cairn_addr_hex(hex, &b);
+    snprintf(path, sizeof path, "%s/nodes/%.2s", root, hex);
+    {
+        char cmd[2200];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", path);
+        CHECK(system(cmd) == 0);
+    }
+    CHECK(symlink(outside, path) == 0);
+    CHECK_ERR(cairn_store_get_node(s, &b, &data, &len), CAIRN_ECORRUPT);
+    {
+        cairn_store_batch *batch;
+        cairn_addr again;
+        CHECK_OK(cairn_store_batch_new(&batch, s));
+        CHECK_OK(cairn_store_batch_add(batch, "probe", 5, &again));
+        CHECK(cairn_store_batch_commit(batch) < 0); /* refuses to write through it */
+        cairn_store_batch_free(batch);
+    }
+    CHECK_EQ(count_entries(outside, ""), 1); /* only "secret": nothing landed outside */
+    /* a heads directory replaced by a symlink: the store does not open */
+    cairn_store_close(s);
+    snprintf(path, sizeof path, "%s/heads", root);
+    CHECK(rmdir(path) == 0);
+    CHECK(symlink(outside, path) == 0);
+    {
+        cairn_error err = CAIRN_ERROR_INIT;
+        CHECK_ERR(cairn_store_file_open_with(&s, root, NULL, &err), CAIRN_ECORRUPT);
+    }
+}
+
+static void commit_values(cairn_store *s, int from, int to)
+{
+    for (int i = from; i <= to; i++) {
+        char prev[16], next[16];
+        snprintf(prev, sizeof prev, "v%d", i - 1);
+        snprintf(next, sizeof next, "v%d", i);
+        CHECK_OK(cairn_store_head_cas(s, "db", i > 1 ? prev : NULL, i > 1 ? strlen(prev) : 0, next, strlen(next)));
+    }
+}
+
+static void expect_head(cairn_store *s, const char *want)
+{
+    void *data;
+    size_t len;
+    int rc = cairn_store_head_read(s, "db", &data, &len);
+    CHECK_MSG(rc == 0, "head_read: %s", s->err.message);
+    CHECK_MEM(data, len, want, strlen(want));
+    cairn_free(data);
+}
+
+void test_store_file__a_damaged_newest_slot_falls_back_to_the_one_before(void)
+{
+    const char *root = store_dir("torn");
+    cairn_store *s = open_file(root, NULL);
+    char slot3[1024], slot2[1024], slot1[1024];
+    uint8_t good[256];
+    ssize_t n;
+    void *data;
+    size_t len;
+    commit_values(s, 1, 3);
+    snprintf(slot3, sizeof slot3, "%s/heads/db.0000000000000003", root);
+    snprintf(slot2, sizeof slot2, "%s/heads/db.0000000000000002", root);
+    snprintf(slot1, sizeof slot1, "%s/heads/db.0000000000000001", root);
+    n = read_path(slot3, good, sizeof good);
+    CHECK(n > 0);
+    /* every single-bit flip of the newest slot: the head is v2, never junk */
+    for (ssize_t i = 0; i < n; i++) {
+        for (int bit = 0; bit < 8; bit += 3) {
+            uint8_t bad[256];
+            memcpy(bad, good, (size_t)n);
+            bad[i] ^= (uint8_t)(1 << bit);
+            write_file(slot3, bad, (size_t)n);
+            expect_head(s, "v2");
+        }
+    }
+    /* every truncation (a torn write) */
+    for (ssize_t cut = 0; cut < n; cut++) {
+        write_file(slot3, good, (size_t)cut);
+        expect_head(s, "v2");
+    }
+    /* a slot moved to another seq or another head's name is not valid there */
+    write_file(slot3, good, (size_t)n);
+    expect_head(s, "v3");
+    {
+        char other[1024];
+        snprintf(other, sizeof other, "%s/heads/db.0000000000000004", root);
+        write_file(other, good, (size_t)n);
+        expect_head(s, "v3");
+        snprintf(other, sizeof other, "%s/heads/branch.0000000000000001", root);
+        write_file(other, good, (size_t)n);
+        CHECK_ERR(cairn_store_head_read(s, "branch", &data, &len), CAIRN_ECORRUPT);
+    }
+    /* the writer builds on the intact head, above the damaged slots */
+    write_file(slot3, "junk", 4);
+    expect_head(s, "v2");
+    CHECK_OK(cairn_store_head_cas(s, "db", "v2", 2, "v5", 2));
+    expect_head(s, "v5");
+    /* nothing intact at all: an error, never an empty or missing head */
+    root = store_dir("allbad");
+    cairn_store_close(s);
+    s = open_file(root, NULL);
+    commit_values(s, 1, 2);
+    snprintf(slot2, sizeof slot2, "%s/heads/db.0000000000000002", root);
+    snprintf(slot1, sizeof slot1, "%s/heads/db.0000000000000001", root);
+    write_file(slot1, "", 0);
+    write_file(slot2, "x", 1);
+    CHECK_ERR(cairn_store_head_read(s, "db", &data, &len), CAIRN_ECORRUPT);
+    CHECK_ERR(cairn_store_head_cas(s, "db", NULL, 0, "v", 1), CAIRN_ECORRUPT);
+    cairn_store_close(s);
+}
+
+void test_store_file__the_writer_keeps_the_last_eight_slots(void)
+{
+    const char *root = store_dir("prune");
+    cairn_store *s = open_file(root, NULL);
+    commit_values(s, 1, 30);
+    CHECK_EQ(count_entries(store_dir("prune/heads"), "db."), CAIRN_FILE_KEEP_SLOTS);
+    expect_head(s, "v30");
+    cairn_store_close(s);
+}
+
+struct race {
+    cairn_store *other;         /* the writer that moves the head meanwhile */
+    int moves;                  /* how many commits it makes */
+    int next;                   /* value counter */
+    char cur[32];               /* the head after its moves */
+};
+
+static void race_hook(void *p, const char *head)
+{
+    struct race *r = p;
+    for (int i = 0; i < r->moves; i++) {
+        char next[32];
+        snprintf(next, sizeof next, "v%d", ++r->next);
+        CHECK_OK(cairn_store_head_cas(r->other, head, r->cur, strlen(r->cur), next, strlen(next)));
+        snprintf(r->cur, sizeof r->cur, "%s", next);
+    }
+    r->moves = 0; /* once per compare-and-set */
+}
+
+void test_store_file__a_stalled_writer_that_ignores_the_lock_cannot_clobber_the_head(void)
+{
+    const char *root = store_dir("race");
+    struct race r;
+    cairn_file_options opt = CAIRN_FILE_OPTIONS_INIT;
+    cairn_store *a, *b;
+    long races = 200 * test_scale(), lost = 0, spurious = 0;
+    opt.race_hook = race_hook;
+    opt.race_payload = &r;
+    memset(&r, 0, sizeof r);
+    a = open_file(root, &opt);
+    b = open_file(root, NULL);
+    r.other = b;
+    snprintf(r.cur, sizeof r.cur, "v0");
+    CHECK_OK(cairn_store_head_cas(b, "db", NULL, 0, "v0", 2));
+    for (long i = 0; i < races; i++) {
+        char mine[32], old[32];
+        int rc;
+        snprintf(old, sizeof old, "%s", r.cur);
+        snprintf(mine, sizeof mine, "a%ld", i);
+        /* a read the head as old; b moves it 0..20 times (pruning past a's
+         * target seq from 9 moves on) before a links its slot */
+        r.moves = (int)test_rand_below(21);
+        rc = cairn_store_head_cas(a, "db", old, strlen(old), mine, strlen(mine));
+        if (r.moves == 0 && strcmp(r.cur, old) == 0) {
+            /* nobody moved: a must win (no spurious conflict) */
+            spurious += rc != 0;
+            if (rc == 0)
+                snprintf(r.cur, sizeof r.cur, "%s", mine);
+        } else {
+            lost += rc != CAIRN_ECONFLICT;
+        }
+        expect_head(a, r.cur); /* the head is always the last winner's */
+    }
+    CHECK_EQ(lost, 0);
+    CHECK_EQ(spurious, 0);
+    CHECK(count_entries(store_dir("race/heads"), "db.") <= CAIRN_FILE_KEEP_SLOTS + 1);
+    cairn_store_close(a);
+    cairn_store_close(b);
+}
