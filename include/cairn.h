@@ -444,6 +444,35 @@ CAIRN_API int cairn_transact_edn(cairn_tx_report **out, cairn_conn *conn, const 
 CAIRN_API int cairn_transact_json(cairn_tx_report **out, cairn_conn *conn, const char *json, size_t len,
                                   cairn_error *err);
 
+/*
+ * A typed builder of transaction data, for C code that would rather not
+ * format EDN. Entity references (e) are values: an id (INT), a tempid (a
+ * STRING, or a negative INT), a lookup ref ([attr value] vector) or an ident
+ * (KEYWORD). attr is the attribute's name without ':' ("person/name").
+ * Errors (bad attr names, out of memory) are sticky: they are reported by
+ * cairn_transact_builder, so a run of adds can be checked once.
+ */
+typedef struct cairn_tx_builder cairn_tx_builder;
+
+CAIRN_API int cairn_tx_builder_new(cairn_tx_builder **out);
+CAIRN_API void cairn_tx_builder_free(cairn_tx_builder *b);
+/** [:db/add e attr v]. */
+CAIRN_API int cairn_tx_add(cairn_tx_builder *b, cairn_val e, const char *attr, cairn_val v);
+CAIRN_API int cairn_tx_add_int(cairn_tx_builder *b, cairn_val e, const char *attr, int64_t v);
+CAIRN_API int cairn_tx_add_double(cairn_tx_builder *b, cairn_val e, const char *attr, double v);
+CAIRN_API int cairn_tx_add_str(cairn_tx_builder *b, cairn_val e, const char *attr, const char *utf8);
+/** [:db/retract e attr v]; v nil retracts every value of attr. */
+CAIRN_API int cairn_tx_retract(cairn_tx_builder *b, cairn_val e, const char *attr, cairn_val v);
+/** [:db/retractEntity e]. */
+CAIRN_API int cairn_tx_retract_entity(cairn_tx_builder *b, cairn_val e);
+/** A transaction metadata attribute (asserted on the transaction entity). */
+CAIRN_API int cairn_tx_meta(cairn_tx_builder *b, const char *attr, cairn_val v);
+/** The transaction data built so far (borrowed, a vector). */
+CAIRN_API cairn_val cairn_tx_builder_data_get(const cairn_tx_builder *b);
+/** Transacts what b holds (b is unchanged and may be reused). */
+CAIRN_API int cairn_transact_builder(cairn_tx_report **out, cairn_conn *conn, const cairn_tx_builder *b,
+                                     cairn_error *err);
+
 /**
  * Applies a transaction to a database value without storing anything
  * (Datahike's `with`). db_after of the report is readable like any value.

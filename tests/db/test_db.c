@@ -648,3 +648,53 @@ void test_db_api__oom_during_transact_fails_cleanly_and_later_succeeds(void)
     cairn_conn_release(c);
     cairn_release(cfg);
 }
+
+void test_db_api__typed_builder_transacts_like_edn(void)
+{
+    cairn_val cfg = mem_cfg(NULL), ann, lookup;
+    cairn_conn *c = setup(cfg);
+    cairn_tx_builder *b;
+    cairn_tx_report *r;
+    cairn_db *db;
+    cairn_error err = CAIRN_ERROR_INIT;
+    char *s;
+    CHECK_OK(cairn_string(&ann, "ann", 3));
+    CHECK_OK(cairn_tx_builder_new(&b));
+    CHECK_OK(cairn_tx_add_str(b, ann, "person/name", "Ann"));
+    CHECK_OK(cairn_tx_add_int(b, ann, ":person/age", 41));
+    CHECK_OK(cairn_tx_add(b, ann, "person/tags", edn(":admin")));
+    CHECK_OK(cairn_tx_meta(b, "person/tags", edn(":import")));
+    CHECK_OK(cairn_transact_builder(&r, c, b, &err));
+    CHECK_EDN(cairn_tx_report_tempids_get(r), "{\"ann\" 7, :db/current-tx 536870914}");
+    cairn_tx_report_free(r);
+    cairn_tx_builder_free(b);
+    CHECK_OK(cairn_conn_db(&db, c, NULL));
+    s = datoms(db, CAIRN_INDEX_EAVT, "[7]");
+    CHECK_STR(s, "[[7 :person/name \"Ann\" 536870914 true] [7 :person/age 41 536870914 true] "
+                 "[7 :person/tags :admin 536870914 true]]");
+    cairn_free(s);
+    s = datoms(db, CAIRN_INDEX_EAVT, "[536870914 :person/tags]");
+    CHECK_STR(s, "[[536870914 :person/tags :import 536870914 true]]");
+    cairn_free(s);
+    cairn_db_release(db);
+    /* retractions and sticky errors */
+    lookup = edn("[:person/name \"Ann\"]");
+    CHECK_OK(cairn_tx_builder_new(&b));
+    CHECK_OK(cairn_tx_retract(b, lookup, "person/tags", cairn_nil()));
+    CHECK_OK(cairn_tx_retract(b, lookup, "person/age", cairn_int(41)));
+    CHECK_OK(cairn_transact_builder(NULL, c, b, NULL));
+    CHECK_ERR(cairn_tx_add_str(b, lookup, "", "x"), CAIRN_EINVALID);
+    CHECK_ERR(cairn_tx_retract_entity(b, lookup), CAIRN_EINVALID);
+    CHECK_ERR(cairn_transact_builder(NULL, c, b, &err), CAIRN_EINVALID);
+    CHECK(strstr(err.message, "empty attribute") != NULL);
+    cairn_tx_builder_free(b);
+    CHECK_OK(cairn_conn_db(&db, c, NULL));
+    s = datoms(db, CAIRN_INDEX_EAVT, "[7]");
+    CHECK_STR(s, "[[7 :person/name \"Ann\" 536870914 true]]");
+    cairn_free(s);
+    cairn_db_release(db);
+    cairn_release(lookup);
+    cairn_release(ann);
+    cairn_conn_release(c);
+    cairn_release(cfg);
+}
