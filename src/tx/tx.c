@@ -1323,6 +1323,69 @@ static int update_tuples(txs *s)
     return 0;
 }
 
+/* Datoms of attribute id in db-before. */
+static int attr_count(txs *s, int64_t id, uint64_t *out)
+{
+    uint8_t prefix[CAIRN_KEY_U_MAX];
+    size_t n = cairn_key_u(prefix, (uint64_t)id);
+    return cairn_db__count_prefix(s->db, CAIRN_IX_AEVT, prefix, n, out);
+}
+
+struct multi_check {
+    int64_t last_e;   /* entity of the previous datom */
+    int found;        /* an entity with two values */
+};
+
+static int multi_cb(const cairn_raw_datom *d, void *payload)
+{
+    struct multi_check *m = payload;
+    if (d->e == m->last_e) {
+        m->found = 1;
+        return 1;
+    }
+    m->last_e = d->e;
+    return 0;
+}
+
+/*
+ * Datahike's rules for changing an attribute that may hold data: value type
+ * and tuple definitions only while it is empty; cardinality many -> one only
+ * when no entity holds two values; joining or leaving the AVET index only
+ * while empty (cairn does not backfill an index, as Datahike without
+ * :allow-index-backfill?). Docs, components, history and renames are free.
+ */
+static int check_evolution(txs *s, const cairn_attr *old, const cairn_attr *def)
+{
+    const char *name = cairn_ident_get(def->ident, NULL);
+    uint64_t n = 0;
+    int rc;
+    if ((rc = attr_count(s, old->id, &n)) < 0)
+        return rc;
+    if (!n)
+        return 0;
+    if (old->type != def->type)
+        return ERR(s, ":transact/schema", "Update of :db/valueType of :%s is not allowed: it holds %llu datoms", name,
+                   (unsigned long long)n);
+    if (!cairn_equal(old->tuple_attrs, def->tuple_attrs) || !cairn_equal(old->tuple_type, def->tuple_type) ||
+        !cairn_equal(old->tuple_types, def->tuple_types))
+        return ERR(s, ":transact/schema", "Update of the tuple definition of :%s is not allowed: it holds data", name);
+    if (cairn_attr_avet(old) != cairn_attr_avet(def))
+        return ERR(s, ":transact/schema",
+                   "Update of :db/unique or :db/index of :%s needs an index backfill, which cairn does not do on "
+                   "an attribute with data", name);
+    if (old->many && !def->many) {
+        uint8_t prefix[CAIRN_KEY_U_MAX];
+        size_t len = cairn_key_u(prefix, (uint64_t)old->id);
+        struct multi_check m = { -1, 0 };
+        if ((rc = cairn_db__scan_prefix(s->db, CAIRN_IX_AEVT, prefix, len, multi_cb, &m)) < 0)
+            return rc;
+        if (m.found)
+            return ERR(s, ":transact/schema",
+                       "Update of :db/cardinality of :%s to one is not allowed: an entity has several values", name);
+    }
+    return 0;
+}
+
 /* Rebuilds the definition of every entity whose schema datoms changed. */
 static int update_schema(txs *s)
 {
@@ -1365,18 +1428,9 @@ static int update_schema(txs *s)
             return rc;
         }
         old = cairn_schema_by_id(s->schema, e);
-        if (old && old->declared) {
-            if (old->type != def.type && old->type != CAIRN_VT_ANY) {
-                cairn_attr_dispose(&def);
-                return ERR(s, ":transact/schema", "Update of :db/valueType of %s is not allowed",
-                           cairn_ident_get(ident, NULL));
-            }
-            if (old->many && !def.many) {
-                /* many -> one only when no entity holds several values; not checked: refuse */
-                cairn_attr_dispose(&def);
-                return ERR(s, ":transact/schema", "Update of :db/cardinality of %s from many to one is not allowed",
-                           cairn_ident_get(ident, NULL));
-            }
+        if (old && old->declared && (rc = check_evolution(s, old, &def)) < 0) {
+            cairn_attr_dispose(&def);
+            return rc;
         }
         rc = cairn_schema_put(s->schema, &def);
         cairn_attr_dispose(&def);

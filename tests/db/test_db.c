@@ -698,3 +698,42 @@ void test_db_api__typed_builder_transacts_like_edn(void)
     cairn_conn_release(c);
     cairn_release(cfg);
 }
+
+void test_db_api__schema_changes_follow_datahikes_evolution_rules(void)
+{
+    cairn_val cfg = mem_cfg(NULL);
+    cairn_conn *c = setup(cfg);
+    cairn_error err = CAIRN_ERROR_INIT;
+    cairn_db *db;
+    cairn_val sch, v;
+    /* free while empty */
+    CHECK_OK(tx(c, "[{:db/id :person/age :db/valueType :db.type/double}]", NULL, &err));
+    CHECK_OK(tx(c, "[{:db/id :person/age :db/valueType :db.type/long :db/index true}]", NULL, &err));
+    CHECK_OK(tx(c, "[{:person/name \"Ann\" :person/age 3 :person/tags [:a :b]} {:person/name \"Ben\" :person/tags [:c]}]",
+                NULL, &err));
+    /* with data: type, AVET membership and many->one (Ann has two tags) are refused */
+    CHECK_ERR(tx(c, "[{:db/id :person/age :db/valueType :db.type/string}]", NULL, &err), CAIRN_EINVALID);
+    CHECK_STR(err.keyword, ":transact/schema");
+    CHECK_ERR(tx(c, "[{:db/id :person/age :db/index false}]", NULL, &err), CAIRN_EINVALID);
+    CHECK(strstr(err.message, "backfill") != NULL);
+    CHECK_ERR(tx(c, "[{:db/id :person/tags :db/cardinality :db.cardinality/one}]", NULL, &err), CAIRN_EINVALID);
+    CHECK(strstr(err.message, "several values") != NULL);
+    /* docs and renames are free */
+    CHECK_OK(tx(c, "[{:db/id :person/age :db/doc \"years\"}]", NULL, &err));
+    CHECK_OK(tx(c, "[[:db/add :person/tags :db/ident :person/labels]]", NULL, &err));
+    CHECK_OK(cairn_conn_db(&db, c, NULL));
+    CHECK_OK(cairn_db_schema(&sch, db, NULL));
+    CHECK(cairn_map_get(&v, sch, edn(":person/labels")));
+    CHECK(!cairn_map_get(&v, sch, edn(":person/tags")));
+    CHECK(cairn_map_get(&v, sch, edn(":person/age")));
+    CHECK(cairn_map_get(&v, v, edn(":db/doc")));
+    {
+        char *s = datoms(db, CAIRN_INDEX_AEVT, "[:person/labels]");
+        CHECK(strstr(s, ":person/labels :a") != NULL);
+        cairn_free(s);
+    }
+    cairn_release(sch);
+    cairn_db_release(db);
+    cairn_conn_release(c);
+    cairn_release(cfg);
+}
