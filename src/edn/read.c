@@ -312,6 +312,8 @@ static int read_token(cairn_parse *p, cairn_val *out)
         return cairn_parse_fail(p, CAIRN_EINVALID, at, "unexpected byte 0x%02X: expected a value",
                                 (unsigned char)c);
     }
+    if (len >= 3 && !memcmp(s, "\xef\xbb\xbf", 3))
+        return cairn_parse_fail(p, CAIRN_EINVALID, at, "unexpected byte order mark (U+FEFF)");
     if (is_digit(c) || ((c == '+' || c == '-') && len > 1 && is_digit(s[1])))
         return read_number(p, out, s, len, at);
     return read_name(p, out, c == ':' ? CAIRN_KEYWORD : CAIRN_SYMBOL, s, len, at);
