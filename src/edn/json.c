@@ -64,7 +64,8 @@ static int is_tag_string(cairn_val s)
     if (cairn_type_of(s) != CAIRN_STRING)
         return 0;
     t = cairn_str_get(s, &n);
-    return n >= 2 && t[0] == '!' && ((t[1] >= 'a' && t[1] <= 'z') || (t[1] >= 'A' && t[1] <= 'Z')) &&
+    return n >= 2 && t[0] == '!' &&
+           ((t[1] >= 'a' && t[1] <= 'z') || (t[1] >= 'A' && t[1] <= 'Z') || (unsigned char)t[1] >= 0x80) &&
            cairn_edn__name_ok(CAIRN_SYMBOL, t + 1, n - 1);
 }
 
@@ -104,11 +105,13 @@ static int ratio_from(cairn_val *out, const char *s, size_t n)
 static int set_from(cairn_val *out, cairn_val vec)
 {
     int rc = cairn_set_new(out, cairn_count(vec));
+    if (rc < 0)
+        return rc;
     for (size_t i = 0; rc == 0 && i < cairn_count(vec); i++)
         rc = cairn_coll_push(out, cairn_coll_get(vec, i));
-    if (rc < 0 && rc != CAIRN_ENOMEM)
-        rc = CAIRN_EINVALID;
-    return rc;
+    if (rc < 0)
+        cairn_release(*out);
+    return rc < 0 && rc != CAIRN_ENOMEM ? CAIRN_EINVALID : rc;
 }
 
 static int bytes_from(cairn_val *out, const char *s, size_t n)

@@ -472,7 +472,7 @@ static int read_dispatch(cairn_parse *p, cairn_val *out, uint32_t *top_discards)
     case ':':
         return open_ns_map(p, at);
     default:
-        if (is_alpha(c))
+        if (is_alpha(c) || (unsigned char)c >= 0x80)  /* letters, as Clojure's isLetter */
             return open_tag(p, at);
         return cairn_parse_fail(p, CAIRN_EINVALID, at,
                                 "unknown dispatch #%c (expected #{, #_, ##, #:ns{ or #tag)",

@@ -338,6 +338,7 @@ void test_edn_read__million_deep_nesting_is_a_clean_limit_error(void)
     };
     cairn_val v;
     CHECK_OK(cairn_edn_read(&v, "[:a t n/a]", 10, NULL, NULL));  /* interned names stay */
+    cairn_release(v);
     for (size_t i = 0; i < CAIRN_ARRAY_LEN(kinds); i++) {
         size_t len;
         char *s = nest(kinds[i].open, kinds[i].x, kinds[i].close, 1000000, &len);
