@@ -180,7 +180,12 @@ static int ns_key(cairn_parse *p, cairn_val *key, const cairn_frame *f)
     memcpy(text, p->text + f->ns_at, f->ns_len);
     text[f->ns_len] = '/';
     memcpy(text + f->ns_len + 1, name, name_len);
-    rc = cairn_parse_ident(p, key, cairn_type_of(*key), text, n, f->ns_at);
+    if (!cairn_edn__name_ok(cairn_type_of(*key), text, n))  /* #:a{:1 x} would make :a/1 */
+        rc = cairn_parse_fail(p, CAIRN_EINVALID, f->ns_at, "#:%.*s{} makes an invalid name of %s%.*s",
+                              (int)CAIRN_MIN(f->ns_len, 40), text,
+                              cairn_type_of(*key) == CAIRN_KEYWORD ? ":" : "", (int)CAIRN_MIN(name_len, 40), name);
+    else
+        rc = cairn_parse_ident(p, key, cairn_type_of(*key), text, n, f->ns_at);
     if (text != local)
         cairn_free(text);
     return rc;

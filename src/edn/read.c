@@ -83,6 +83,8 @@ static const char *part_problem(const char *s, size_t n, int digit_ok)
         return "a name cannot start with a digit";
     if (s[0] == ':' || s[0] == '#' || s[0] == '\'')
         return "a name cannot start with ':', '#' or a quote";
+    if (n >= 3 && !memcmp(s, "\xef\xbb\xbf", 3))
+        return "a name cannot start with a byte order mark (U+FEFF)";
     if ((s[0] == '+' || s[0] == '-' || s[0] == '.') && n > 1 && is_digit(s[1]))
         return "a name starting with +, - or . cannot continue with a digit";
     return NULL;
@@ -221,7 +223,7 @@ static int read_ratio(cairn_parse *p, cairn_val *out, const char *s, size_t len,
         size_t i = from[k];
         uint64_t acc = 0;
         int neg = 0;
-        if (s[i] == '+' || s[i] == '-')
+        if (i < to[k] && (s[i] == '+' || s[i] == '-'))
             neg = s[i++] == '-';
         if (i == to[k])
             return bad_number(p, s, len, at, "a ratio needs digits on both sides of '/'");
@@ -312,8 +314,6 @@ static int read_token(cairn_parse *p, cairn_val *out)
         return cairn_parse_fail(p, CAIRN_EINVALID, at, "unexpected byte 0x%02X: expected a value",
                                 (unsigned char)c);
     }
-    if (len >= 3 && !memcmp(s, "\xef\xbb\xbf", 3))
-        return cairn_parse_fail(p, CAIRN_EINVALID, at, "unexpected byte order mark (U+FEFF)");
     if (is_digit(c) || ((c == '+' || c == '-') && len > 1 && is_digit(s[1])))
         return read_number(p, out, s, len, at);
     return read_name(p, out, c == ':' ? CAIRN_KEYWORD : CAIRN_SYMBOL, s, len, at);

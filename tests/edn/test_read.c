@@ -74,6 +74,8 @@ void test_edn_read__numbers_follow_clojure(void)
     CHECK_BAD("1a", 1, 1, "invalid number");
     CHECK_BAD("1/0", 1, 1, "division by zero");
     CHECK_BAD("1/2/3", 1, 1, "ratio");
+    CHECK_BAD("1/", 1, 1, "digits on both sides");  /* fuzz: read past the token */
+    CHECK_BAD("-/2", 1, 1, "cannot start with a digit");  /* the symbol -/2 */
     CHECK_BAD("1e", 1, 1, "exponent");
     CHECK_BAD("1.5N", 1, 1, "invalid number");
     CHECK_BAD("[1 2e+]", 1, 4, "exponent");
@@ -226,6 +228,7 @@ void test_edn_read__namespaced_maps(void)
     CHECK_BAD("#:a/b{:c 1}", 1, 3, "cannot contain '/'");
     CHECK_BAD("#:a [1]", 1, 5, "expected '{'");
     CHECK_BAD("#:p{:a 1 :p/a 2}", 1, 10, "duplicate map key :p/a");
+    CHECK_BAD("#:p{:1 2}", 1, 3, "invalid name of :1");  /* fuzz: :p/1 would not read back */
 }
 
 void test_edn_read__inst_uuid_bytes_and_other_tags(void)
