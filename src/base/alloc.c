@@ -95,6 +95,11 @@ void cairn_free(void *ptr)
         free(ptr);
 }
 
+void cairn__alloc_untrack(int64_t n)
+{
+    atomic_fetch_sub(&live_blocks, n);
+}
+
 char *cairn_strndup(const char *s, size_t len)
 {
     char *p = cairn_malloc(len + 1);

@@ -26,6 +26,13 @@ uint64_t cairn__alloc_count(void);
 /* Blocks currently allocated through the seam (malloc/realloc minus free). */
 int64_t cairn__alloc_live(void);
 
+/*
+ * Moves blocks out of (negative n: back into) the live count, for memory
+ * that lives as long as the process on purpose (interned keyword names), so
+ * that leak checks around an operation do not count it.
+ */
+void cairn__alloc_untrack(int64_t n);
+
 /* Copies len bytes into a new NUL-terminated block; NULL when out of memory. */
 char *cairn_strndup(const char *s, size_t len);
 
