@@ -218,49 +218,30 @@ int cairn_connect(cairn_conn **out, cairn_val config, cairn_error *err)
     cairn_conn *c;
     cairn_db *db = NULL;
     cairn_buf raw = CAIRN_BUF_INIT;
+    cairn_addr commit;
+    int64_t max_tx;
+    int keep_history, read_flex;
     int rc = open_ctx(&ctx, &cfg, config, err);
     if (rc < 0)
         return rc;
-    if ((rc = read_latest(&db, &raw, ctx, err)) < 0) {
-        cairn_buf_dispose(&raw);
-        cairn_dbctx_release(ctx);
-        return rc;
-    }
     /* the stored settings win; an explicit, different one is an error */
-    {
-        cairn_addr commit;
-        int64_t max_tx;
-        void *data;
-        size_t len;
-        int flags_kh = -1, flags_rf = -1;
-        if (cairn_db__read_head(&commit, &max_tx, NULL, ctx, NULL) == 0 &&
-            cairn_store_get_node(ctx->store, &commit, &data, &len) == 0) {
-            if (len > 5) {
-                flags_kh = ((const uint8_t *)data)[5] & 1;
-                flags_rf = (((const uint8_t *)data)[5] >> 1) & 1;
-            }
-            cairn_free(data);
-        }
-        if ((cfg.keep_history_given && flags_kh >= 0 && flags_kh != cfg.keep_history) ||
-            (cfg.read_flex_given && flags_rf >= 0 && flags_rf != cfg.read_flex)) {
-            cairn_db_release(db);
-            cairn_buf_dispose(&raw);
-            cairn_dbctx_release(ctx);
-            return cairn_error_set(err, CAIRN_EINVALID, ":config-does-not-match-stored-db",
-                                   "Configuration does not match stored configuration (:keep-history? or "
-                                   ":schema-flexibility differ).");
-        }
-        if (flags_kh >= 0)
-            ctx->keep_history = flags_kh;
-        if (flags_rf >= 0)
-            ctx->read_flex = flags_rf;
-        db->schema->read_flex = ctx->read_flex;
+    if ((rc = cairn_db__read_head(&commit, &max_tx, &raw, ctx, err)) < 0 ||
+        (rc = cairn_db__commit_flags(ctx, &commit, &keep_history, &read_flex, err)) < 0)
+        goto fail;
+    if ((cfg.keep_history_given && keep_history != cfg.keep_history) ||
+        (cfg.read_flex_given && read_flex != cfg.read_flex)) {
+        rc = cairn_error_set(err, CAIRN_EINVALID, ":config-does-not-match-stored-db",
+                             "Configuration does not match stored configuration (:keep-history? or "
+                             ":schema-flexibility differ).");
+        goto fail;
     }
+    ctx->keep_history = keep_history;
+    ctx->read_flex = read_flex;
+    if ((rc = cairn_db__open_commit(&db, ctx, &commit, err)) < 0)
+        goto fail;
     if (!(c = cairn_malloc(sizeof *c))) {
-        cairn_db_release(db);
-        cairn_buf_dispose(&raw);
-        cairn_dbctx_release(ctx);
-        return cairn_error_oom(err);
+        rc = cairn_error_oom(err);
+        goto fail;
     }
     memset(c, 0, sizeof *c);
     c->ctx = ctx;
@@ -271,6 +252,11 @@ int cairn_connect(cairn_conn **out, cairn_val config, cairn_error *err)
     pthread_cond_init(&c->done, NULL);
     *out = c;
     return 0;
+fail:
+    cairn_db_release(db);
+    cairn_buf_dispose(&raw);
+    cairn_dbctx_release(ctx);
+    return rc;
 }
 
 static void stop_writer(cairn_conn *c)
@@ -543,7 +529,6 @@ static int become_writer(cairn_conn *c, cairn_error *err)
             cairn_buf_dispose(&raw);
             return rc;
         }
-        fresh->schema->read_flex = c->ctx->read_flex;
         cairn_db_release(c->latest);
         c->latest = fresh;
         cairn_buf_dispose(&c->head_raw);

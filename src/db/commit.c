@@ -281,6 +281,37 @@ done:
     return 0;
 }
 
+int cairn_db__commit_flags(cairn_dbctx *ctx, const cairn_addr *commit, int *keep_history, int *read_flex,
+                           cairn_error *err)
+{
+    void *data = NULL;
+    size_t len = 0;
+    struct reader r;
+    char magic[4];
+    uint8_t version;
+    uint64_t flags;
+    int rc;
+    if ((rc = cairn_store_get_node(ctx->store, commit, &data, &len)) < 0) {
+        cairn_error_copy(err, &ctx->store->err);
+        return cairn_error_code(err, rc);
+    }
+    r.p = data;
+    r.end = (const uint8_t *)data + len;
+    r.bad = 0;
+    rd_bytes(&r, magic, 4);
+    rd_bytes(&r, &version, 1);
+    flags = rd_varint(&r);
+    cairn_free(data);
+    if (r.bad || memcmp(magic, COMMIT_MAGIC, 4))
+        return cairn_error_set(err, CAIRN_ECORRUPT, ":store/corrupt", "commit record has a bad magic");
+    if (version > FORMAT_VERSION)
+        return cairn_error_set(err, CAIRN_EUNSUPPORTED, ":db-was-written-with-newer-cairn-version",
+                               "commit format %u is newer than this cairn understands", version);
+    *keep_history = (int)(flags & 1);
+    *read_flex = (int)((flags >> 1) & 1);
+    return 0;
+}
+
 int cairn_db__read_head(cairn_addr *commit, int64_t *max_tx, cairn_buf *raw, cairn_dbctx *ctx, cairn_error *err)
 {
     void *data = NULL;

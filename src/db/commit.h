@@ -18,6 +18,10 @@ int cairn_db__commit(cairn_db **out, const cairn_db *db, const cairn_addr *paren
 /* Reads the commit record at commit and opens its trees and schema. */
 int cairn_db__open_commit(cairn_db **out, cairn_dbctx *ctx, const cairn_addr *commit, cairn_error *err);
 
+/* The settings a commit was written with: keep-history and schema-on-read. */
+int cairn_db__commit_flags(cairn_dbctx *ctx, const cairn_addr *commit, int *keep_history, int *read_flex,
+                           cairn_error *err);
+
 /* Reads the branch head of ctx: its commit, max-tx and (if raw) its bytes. */
 int cairn_db__read_head(cairn_addr *commit, int64_t *max_tx, cairn_buf *raw, cairn_dbctx *ctx, cairn_error *err);
 
