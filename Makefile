@@ -28,7 +28,7 @@ BASEFLAGS := -fPIC -fvisibility=hidden -pthread
 LIBS     := -llmdb -lsqlite3 -lcrypto -lzstd -lpthread -lm
 CLI_LIBS := -ledit
 
-CFLAGS_rel  := -O2 -g
+CFLAGS_rel  := -O2 -g -fno-omit-frame-pointer
 CFLAGS_asan := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
                -fno-sanitize-recover=all -DCAIRN_SANITIZE=1
 CFLAGS_tsan := -O1 -g -fsanitize=thread -DCAIRN_SANITIZE=1

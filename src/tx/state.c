@@ -79,22 +79,15 @@ void cairn_txstate_init(cairn_txstate *s, const cairn_db *db)
 void cairn_txstate_dispose(cairn_txstate *s)
 {
     void *e;
-    for (size_t pos = 0; cairn_hmap_next(&s->ea, &pos, &e);) {
-        cairn_free(((cairn_ea_entry *)e)->vals);
-        cairn_free(e);
-    }
     for (size_t pos = 0; cairn_hmap_next(&s->av, &pos, &e);) {
         cairn_free(((struct av *)e)->es);
-        cairn_free(e);
-    }
-    for (size_t pos = 0; cairn_hmap_next(&s->ents, &pos, &e);) {
-        cairn_free(((struct ent *)e)->list);
         cairn_free(e);
     }
     cairn_hmap_dispose(&s->ea);
     cairn_hmap_dispose(&s->av);
     cairn_hmap_dispose(&s->ents);
     cairn_buf_dispose(&s->bytes);
+    cairn_arena_dispose(&s->arena);
 }
 
 static int put_bytes(cairn_txstate *s, const uint8_t *v, size_t len, size_t *off)
@@ -103,11 +96,11 @@ static int put_bytes(cairn_txstate *s, const uint8_t *v, size_t len, size_t *off
     return cairn_buf_put(&s->bytes, v, len);
 }
 
-static int push_val(cairn_ea_entry *en, const cairn_ea_val *v)
+static int push_val(cairn_txstate *s, cairn_ea_entry *en, const cairn_ea_val *v)
 {
     if (en->count == en->cap) {
         size_t cap = en->cap ? en->cap * 2 : 2;
-        cairn_ea_val *p = cairn_realloc(en->vals, cairn_mul_size(cap, sizeof *p));
+        cairn_ea_val *p = cairn_arena_realloc(&s->arena, en->vals, en->cap * sizeof *p, cairn_mul_size(cap, sizeof *p));
         if (!p)
             return CAIRN_ENOMEM;
         en->vals = p;
@@ -123,14 +116,11 @@ static int ent_get(cairn_txstate *s, int64_t e, struct ent **out)
     struct ent *x = cairn_hmap_find(&s->ents, h, &e, ent_eq, NULL);
     int rc;
     if (!x) {
-        if (!(x = cairn_malloc(sizeof *x)))
+        if (!(x = cairn_arena_calloc(&s->arena, 1, sizeof *x)))
             return CAIRN_ENOMEM;
-        memset(x, 0, sizeof *x);
         x->e = e;
-        if ((rc = cairn_hmap_insert(&s->ents, h, x)) < 0) {
-            cairn_free(x);
+        if ((rc = cairn_hmap_insert(&s->ents, h, x)) < 0)
             return rc;
-        }
     }
     *out = x;
     return 0;
@@ -144,7 +134,7 @@ static int ent_link(cairn_txstate *s, cairn_ea_entry *en)
         return rc;
     if (x->count == x->cap) {
         size_t cap = x->cap ? x->cap * 2 : 4;
-        cairn_ea_entry **p = cairn_realloc(x->list, cairn_mul_size(cap, sizeof *p));
+        cairn_ea_entry **p = cairn_arena_realloc(&s->arena, x->list, x->cap * sizeof *p, cairn_mul_size(cap, sizeof *p));
         if (!p)
             return CAIRN_ENOMEM;
         x->list = p;
@@ -157,19 +147,16 @@ static int ent_link(cairn_txstate *s, cairn_ea_entry *en)
 /* A new, empty entry (base values not loaded). */
 static int ea_new(cairn_txstate *s, int64_t e, int64_t a, cairn_ea_entry **out)
 {
-    cairn_ea_entry *en = cairn_malloc(sizeof *en);
+    cairn_ea_entry *en = cairn_arena_calloc(&s->arena, 1, sizeof *en);
     int rc;
     if (!en)
         return CAIRN_ENOMEM;
-    memset(en, 0, sizeof *en);
     en->e = e;
     en->a = a;
-    if ((rc = cairn_hmap_insert(&s->ea, ea_hash(e, a), en)) < 0) {
-        cairn_free(en);
+    if ((rc = cairn_hmap_insert(&s->ea, ea_hash(e, a), en)) < 0)
         return rc;
-    }
     if ((rc = ent_link(s, en)) < 0)
-        return rc;  /* the entry stays in the map and is freed with it */
+        return rc;
     *out = en;
     return 0;
 }
@@ -190,7 +177,7 @@ static int load_cb(const cairn_raw_datom *d, void *payload)
     v.len = d->v_len;
     v.base_tx = d->tx;
     v.in_base = v.present = 1;
-    return push_val(l->en, &v);
+    return push_val(l->s, l->en, &v);
 }
 
 static int load_ea(cairn_txstate *s, cairn_ea_entry *en)
@@ -261,7 +248,7 @@ static int av_note(cairn_txstate *s, int64_t a, const uint8_t *v, size_t len, in
     return 0;
 }
 
-int cairn_txstate_add(cairn_txstate *s, cairn_ea_entry *en, const uint8_t *v, size_t len)
+int cairn_txstate_add(cairn_txstate *s, cairn_ea_entry *en, const uint8_t *v, size_t len, int indexed)
 {
     long i = cairn_txstate_find(s, en, v, len);
     cairn_ea_val x;
@@ -280,9 +267,9 @@ int cairn_txstate_add(cairn_txstate *s, cairn_ea_entry *en, const uint8_t *v, si
         return rc;
     x.len = len;
     x.present = 1;
-    if ((rc = push_val(en, &x)) < 0)
+    if ((rc = push_val(s, en, &x)) < 0)
         return rc;
-    return av_note(s, en->a, v, len, en->e);
+    return indexed ? av_note(s, en->a, v, len, en->e) : 0;
 }
 
 void cairn_txstate_remove(cairn_txstate *s, cairn_ea_entry *en, size_t i)
@@ -413,7 +400,7 @@ static int entity_cb(const cairn_raw_datom *d, void *payload)
     v.len = d->v_len;
     v.base_tx = d->tx;
     v.in_base = v.present = 1;
-    return push_val(l->cur, &v);
+    return push_val(l->s, l->cur, &v);
 }
 
 int cairn_txstate_entity(cairn_txstate *s, int64_t e, int (*cb)(cairn_ea_entry *en, void *payload), void *payload)

@@ -12,6 +12,7 @@
 #ifndef CAIRN_TX_STATE_H
 #define CAIRN_TX_STATE_H
 
+#include "base/arena.h"
 #include "base/buf.h"
 #include "base/hmap.h"
 #include "db/db.h"
@@ -39,6 +40,7 @@ typedef struct cairn_txstate {
     cairn_hmap ea;       /* (e, a) -> cairn_ea_entry */
     cairn_hmap av;       /* (a, v) -> entities that gained v in this tx */
     cairn_hmap ents;     /* e -> 1: entities whose datoms were all loaded */
+    cairn_arena arena;   /* entries, their value lists, entity records */
 } cairn_txstate;
 
 void cairn_txstate_init(cairn_txstate *s, const cairn_db *db);
@@ -48,8 +50,9 @@ void cairn_txstate_dispose(cairn_txstate *s);
 int cairn_txstate_ea(cairn_txstate *s, int64_t e, int64_t a, cairn_ea_entry **out);
 /* Index of value v in entry (present or not), or -1. */
 long cairn_txstate_find(const cairn_txstate *s, const cairn_ea_entry *en, const uint8_t *v, size_t len);
-/* Marks v present (adding it to the entry if new). */
-int cairn_txstate_add(cairn_txstate *s, cairn_ea_entry *en, const uint8_t *v, size_t len);
+/* Marks v present (adding it to the entry if new). indexed: remember (a, v)
+ * for cairn_txstate_entities_with (attributes in AVET only need it). */
+int cairn_txstate_add(cairn_txstate *s, cairn_ea_entry *en, const uint8_t *v, size_t len, int indexed);
 /* Marks value i absent. */
 void cairn_txstate_remove(cairn_txstate *s, cairn_ea_entry *en, size_t i);
 /* Encoded bytes of value i. */

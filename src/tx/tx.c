@@ -104,6 +104,9 @@ typedef struct txs {
     cairn_val touched;         /* set of entity ids whose attributes changed */
     cairn_val schema_touched;  /* set of entity ids whose schema datoms changed */
     cairn_val tx_keys;         /* strings naming the tx ("datomic.tx" ...) used */
+    const cairn_schema *tuples_schema; /* schema has_tuples() last looked at */
+    uint64_t tuples_version;   /* ... and its version */
+    int tuples;                /* it has composite tuple attributes */
     int64_t max_eid0;          /* entity counter before any allocation */
 } txs;
 
@@ -921,17 +924,8 @@ static int apply_alloc(txs *s, op *alloc)
     } else if (alloc->e.kind != ER_TX) {
         if ((rc = resolve_eref(s, &alloc->e, &id)) < 0)
             return rc;
-        /* a map naming its entity must not upsert to another one */
-        for (size_t i = (size_t)(alloc - s->ops) + 1; i < alloc->map_end; i++) {
-            op *o = &s->ops[i];
-            if (o->e.kind != alloc->e.kind || o->e.id != alloc->e.id || o->e.val.u_.p != alloc->e.val.u_.p)
-                continue;
-            if ((rc = identity_owner(s, o, &a, &owner)) < 0)
-                return rc;
-            if (owner && owner != id)
-                return ERR(s, ":transact/upsert", "Conflicting upsert: [:%s ...] resolves to %lld, but entity id is %lld",
-                           cairn_ident_get(a->ident, NULL), (long long)owner, (long long)id);
-        }
+        /* a map naming its entity must not upsert to another one: checked
+         * when its identity datoms are asserted (assert_datom_op) */
     }
     return install_pending_for(s, alloc->v, id);
 }
@@ -973,10 +967,24 @@ static int report(txs *s, int64_t e, int64_t a, cairn_val v, int added)
     return 0;
 }
 
+/* 1 when the schema has composite tuples (cached per schema version). */
+static int has_tuples(txs *s)
+{
+    if (s->tuples_schema != s->schema || s->tuples_version != s->schema->version) {
+        s->tuples_schema = s->schema;
+        s->tuples_version = s->schema->version;
+        s->tuples = 0;
+        for (size_t i = 0; i < s->schema->count && !s->tuples; i++)
+            s->tuples = cairn_type_of(s->schema->attrs[i]->tuple_attrs) != CAIRN_NIL;
+    }
+    return s->tuples;
+}
+
+/* Notes that e changed: composite tuples and schema entities need a look. */
 static int touch(txs *s, int64_t e, const cairn_attr *a)
 {
-    int rc = cairn_coll_push(&s->touched, cairn_int(e));
-    if (rc == CAIRN_EEXISTS)
+    int rc = 0;
+    if (has_tuples(s) && (rc = cairn_coll_push(&s->touched, cairn_int(e))) == CAIRN_EEXISTS)
         rc = 0;
     if (rc == 0 && a->system && a->id != CAIRN_SYS_ID(CAIRN_SYS_TX_INSTANT)) {
         rc = cairn_coll_push(&s->schema_touched, cairn_int(e));
@@ -1128,8 +1136,10 @@ static int dup_cb(int64_t e, void *payload)
     return 1;
 }
 
-/* Asserts (e, a, v): uniqueness, cardinality one, state, report. */
-static int assert_datom(txs *s, int64_t e, const cairn_attr *a, cairn_val v, int do_report)
+/* Asserts (e, a, v): uniqueness, cardinality one, state, report. A map
+ * naming its entity whose identity value belongs to another entity is an
+ * upsert conflict (map_id), elsewhere a uniqueness violation. */
+static int assert_datom_op(txs *s, int64_t e, const cairn_attr *a, cairn_val v, int do_report, int map_id)
 {
     cairn_ea_entry *en;
     char b[128];
@@ -1141,6 +1151,9 @@ static int assert_datom(txs *s, int64_t e, const cairn_attr *a, cairn_val v, int
         struct dup_ctx d = { e, 0 };
         if ((rc = cairn_txstate_entities_with(&s->st, a, (uint8_t *)s->enc.ptr, s->enc.len, dup_cb, &d)) < 0)
             return rc;
+        if (d.other && map_id && a->unique == CAIRN_UNIQUE_IDENTITY)
+            return ERR(s, ":transact/upsert", "Conflicting upsert: [:%s %s] resolves to %lld, but entity id is %lld",
+                       cairn_ident_get(a->ident, NULL), show(v, b, sizeof b), (long long)d.other, (long long)e);
         if (d.other)
             return ERR(s, ":transact/unique", "Cannot add #datahike/Datom [%lld %s %s %lld true] because of unique "
                        "constraint: %lld already has it", (long long)e, cairn_ident_get(a->ident, NULL),
@@ -1155,11 +1168,16 @@ static int assert_datom(txs *s, int64_t e, const cairn_attr *a, cairn_val v, int
                 cairn_txstate_remove(&s->st, en, j);  /* overwrite: not reported, as in Datahike */
     }
     if (i < 0 || !en->vals[i].present)
-        if ((rc = cairn_txstate_add(&s->st, en, (uint8_t *)s->enc.ptr, s->enc.len)) < 0)
+        if ((rc = cairn_txstate_add(&s->st, en, (uint8_t *)s->enc.ptr, s->enc.len, cairn_attr_avet(a))) < 0)
             return rc;
     if (do_report && (rc = report(s, e, a->id, v, 1)) < 0)
         return rc;
     return touch(s, e, a);
+}
+
+static int assert_datom(txs *s, int64_t e, const cairn_attr *a, cairn_val v, int do_report)
+{
+    return assert_datom_op(s, e, a, v, do_report, 0);
 }
 
 static int apply_op(txs *s, op *o)
@@ -1208,7 +1226,8 @@ static int apply_op(txs *s, op *o)
             return rc;
         if (a->type == CAIRN_VT_REF && cairn_type_of(v) == CAIRN_NIL)
             return ERR(s, ":entity-id/missing", "Nothing found for entity id %s", show(o->v, b, sizeof b));
-        return assert_datom(s, e, a, v, 1);
+        return assert_datom_op(s, e, a, v, 1, o->from_map && (o->e.kind == ER_ID || o->e.kind == ER_LOOKUP ||
+                                                            o->e.kind == ER_IDENT));
     case OP_RETRACT:
         if (!e)
             return 0;
