@@ -221,3 +221,27 @@ void test_pull_entity__out_of_memory(void)
     CHECK(done);
     pt_close(&t);
 }
+
+/* A touched entity prints through the JSON codec with its tagged literals:
+ * card-many values as ["!set", [...]], keywords as ["!kw", ...]. */
+void test_pull_entity__touch_prints_as_json(void)
+{
+    const char *tx = "[{:db/ident :tag :db/valueType :db.type/keyword :db/cardinality :db.cardinality/many}"
+                     " [:db/add 1 :tag :dev] [:db/add 1 :tag :ops]]";
+    cairn_entity *e;
+    cairn_val got;
+    char *s;
+    pt_db t;
+    pt_open_test_db(&t, "ent-json", &tx, 1);
+    e = get(t.db, "1");
+    CHECK_OK(cairn_entity_touch(&got, e, NULL));
+    CHECK_OK(cairn_json_print(&s, NULL, got));
+    /* attributes in id order (:tag is entity 19, the config's come later), :db/id last */
+    CHECK_STR(s, "{\"tag\":[\"!set\",[[\"!kw\",\"dev\"],[\"!kw\",\"ops\"]]],\"name\":\"Petr\","
+                 "\"aka\":[\"!set\",[\"Devil\",\"Tupen\"]],\"child\":[\"!set\",[{\"db/id\":2},{\"db/id\":3}]],"
+                 "\"db/id\":1}");
+    cairn_free(s);
+    cairn_release(got);
+    cairn_entity_free(e);
+    pt_close(&t);
+}
