@@ -153,7 +153,7 @@ static int parse_attr_name(struct parser *ps, cairn_val v, pull_spec *s)
     if ((rc = pull__attr_ident(v, &ident, &reverse)) < 0) {
         if (rc == CAIRN_ENOMEM)
             return cairn_error_oom(ps->err);
-        return syntax(ps, "Expected a non-empty attribute name", v);
+        return syntax(ps, rc == CAIRN_ELIMIT ? "Attribute name too long" : "Expected a non-empty attribute name", v);
     }
     memset(s, 0, sizeof *s);
     s->name = s->key = v;

@@ -124,6 +124,7 @@ struct cursor_scan {
     int stop;               /* the callback asked to stop */
     int64_t skip_a;         /* attribute whose rest is skipped, or -1 */
     int history;            /* history view: skip retractions */
+    int per_attr;           /* the scan covers one attribute: end it early */
 };
 
 static int cursor_cb(const cairn_raw_datom *d, void *payload)
@@ -139,7 +140,7 @@ static int cursor_cb(const cairn_raw_datom *d, void *payload)
     rc = s->fn(s->payload, d->a, d->v, d->v_len);
     if (rc == PULL_SCAN_NEXT_ATTR) {
         s->skip_a = d->a;
-        return 0;
+        return s->per_attr;
     }
     if (rc == PULL_SCAN_STOP)
         s->stop = 1;
@@ -158,7 +159,7 @@ static int scan_cursor(const cairn_db *db, int64_t e, const int64_t *want, size_
 {
     uint8_t prefix[2 * CAIRN_KEY_U_MAX];
     size_t elen = cairn_key_u(prefix, (uint64_t)e);
-    struct cursor_scan s = { fn, payload, any_out, 0, -1, db->view == CAIRN_VIEW_HISTORY };
+    struct cursor_scan s = { fn, payload, any_out, 0, -1, db->view == CAIRN_VIEW_HISTORY, want != NULL };
     int rc = 0;
     if (!want)
         rc = cairn_db__scan_prefix(db, CAIRN_IX_EAVT, prefix, elen, cursor_cb, &s);
@@ -170,7 +171,7 @@ static int scan_cursor(const cairn_db *db, int64_t e, const int64_t *want, size_
     if (rc > 0)
         rc = 0;
     if (rc == 0 && want && any_out && !*any_out) {
-        struct cursor_scan a = { any_cb, NULL, any_out, 0, -1, s.history };
+        struct cursor_scan a = { any_cb, NULL, any_out, 0, -1, s.history, 0 };
         rc = cairn_db__scan_prefix(db, CAIRN_IX_EAVT, prefix, elen, cursor_cb, &a);
         if (rc > 0)
             rc = 0;

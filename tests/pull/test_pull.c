@@ -253,8 +253,26 @@ void test_pull_pull__deep_recursion_is_bounded(void)
     }
     CHECK_EQ(depth, 299);  /* 1200 .. 1498 hold a friend */
     cairn_release(got);
-    /* card-one recursion nests one level per entity */
     cairn_release(p);
+    pt_close(&t);
+    /* card-one recursion nests one level per entity: the nesting bound itself */
+    n = (size_t)snprintf(tx, cap, "[");
+    for (int i = 2; i < 1200; i++)
+        n += (size_t)snprintf(tx + n, cap - n, " [:db/add %d :father %d] [:db/add %d :spec %d]", i, i - 1, i, i - 1);
+    snprintf(tx + n, cap - n, " [:db/add 1 :name \"root\"]]");
+    pt_open(&t, "deep-one", ":schema " PT_SCHEMA, (const char *const *)&tx, 1);
+    PT_PULL_ERR(t.db, "[{:father ...}]", "1199", CAIRN_ELIMIT, ":pull/limit", NULL);
+    PT_PULL_ERR(t.db, "[*]", "1199", CAIRN_ELIMIT, ":pull/limit", NULL);
+    PT_PULL(t.db, "[:name {:father 2}]", "3", "{:father {:father {:name \"root\"}}}");
+    {
+        cairn_entity *e;
+        cairn_val v;
+        cairn_error err2 = CAIRN_ERROR_INIT;
+        CHECK_OK(cairn_entity_get(&e, t.db, cairn_int(1199), NULL));
+        CHECK_ERR(cairn_entity_touch(&v, e, &err2), CAIRN_ELIMIT);
+        CHECK_STR(err2.keyword, ":pull/limit");
+        cairn_entity_free(e);
+    }
     pt_close(&t);
     free(tx);
 }
