@@ -29,6 +29,10 @@
  * The compiled form (pull_int.h) keeps each spec's attribute definition, so
  * evaluation never resolves a name. Nodes live in an arena owned by the
  * pattern; names, keys and defaults are kept alive by one held vector.
+ * Rejected: keeping Datahike's parsed records and resolving names while
+ * evaluating (a schema lookup per spec per entity, in the query engine's
+ * per-row loop), and compiling into a flat bytecode (the tree is already
+ * flat per node, and recursion needs the node of the spec anyway).
  */
 #include "pull/pull_int.h"
 
