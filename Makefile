@@ -155,7 +155,7 @@ check-headers: build/headertest.ok
 
 # --- fuzzing (libFuzzer, clang) -------------------------------------------------
 FUZZ_FLAGS := -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all \
-              -Wno-unknown-warning-option \
+              -Wno-unknown-warning-option -Wno-string-conversion \
               -fno-omit-frame-pointer -DCAIRN_SANITIZE=1 -DCAIRN_FUZZING=1
 build/fuzz/obj/%.o: %.c
 	@mkdir -p $(@D)
