@@ -52,7 +52,7 @@ void cairn_btree_init(cairn_btree *out, cairn_nodecache *cache, const cairn_btre
     memset(out, 0, sizeof *out);
     out->cache = cache;
     if (cairn_btree__opts_resolve(opts, &out->node_bytes, &out->fill_pct) < 0) {
-        assert(!"bad cairn_btree_opts");
+        assert(0 && "bad cairn_btree_opts");
         out->node_bytes = CAIRN_BTREE_NODE_BYTES_DEFAULT;
         out->fill_pct = CAIRN_BTREE_FILL_DEFAULT;
     }
@@ -177,24 +177,40 @@ static int cut_before(const cut *c, const uint8_t *k, size_t klen)
     }
 }
 
-static int pred_true(const pos_pred *p, const uint8_t *k, size_t klen)
-{
-    int x = cut_before(&p->a, k, klen);
-    return p->both ? x && cut_before(&p->b, k, klen) : x || cut_before(&p->b, k, klen);
-}
-
-/* Entries of n that lie before the position. */
-static uint32_t partition(const cairn_node *n, const pos_pred *p)
+/* Entries of n before cut c. */
+static uint32_t cut_partition(const cairn_node *n, const cut *c)
 {
     uint32_t lo = 0, hi = n->n;
-    while (lo < hi) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        if (pred_true(p, n->keys + n->offs[mid], n->offs[mid + 1] - n->offs[mid]))
-            lo = mid + 1;
-        else
-            hi = mid;
+    switch (c->mode) {
+    case BEFORE_NONE:
+        return 0;
+    case BEFORE_ALL:
+        return n->n;
+    case BEFORE_LT:
+        return cairn_node_lower_bound(n, c->key, c->len);
+    case BEFORE_LE:
+        return cairn_node_upper_bound(n, c->key, c->len);
+    default:
+        while (lo < hi) {
+            uint32_t mid = lo + (hi - lo) / 2;
+            if (cut_before(c, n->keys + n->offs[mid], n->offs[mid + 1] - n->offs[mid]))
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        return lo;
     }
-    return lo;
+}
+
+/*
+ * Entries of n that lie before the position. Each cut's "before" set is a
+ * prefix of the sorted entries, so "before both" is the shorter of the two
+ * prefixes and "before either" the longer.
+ */
+static uint32_t partition(const cairn_node *n, const pos_pred *p)
+{
+    uint32_t a = cut_partition(n, &p->a), b = cut_partition(n, &p->b);
+    return p->both ? CAIRN_MIN(a, b) : CAIRN_MAX(a, b);
 }
 
 /* The keys before a range's lower bound. */

@@ -47,7 +47,7 @@
 #include "store/store.h"
 
 #define CAIRN_BTREE_MAX_DEPTH 32              /* levels; far beyond any real tree */
-#define CAIRN_BTREE_NODE_BYTES_DEFAULT 16384  /* chosen by measurement, see btree.c */
+#define CAIRN_BTREE_NODE_BYTES_DEFAULT 8192   /* chosen by measurement, see btree.c */
 #define CAIRN_BTREE_NODE_BYTES_MIN 256
 #define CAIRN_BTREE_NODE_BYTES_MAX 262144
 #define CAIRN_BTREE_FILL_DEFAULT 90           /* percent, see cairn_btree_opts */
@@ -113,7 +113,7 @@ int cairn_btree_root(cairn_addr *out, const cairn_btree *t);
  * CAIRN_EINVALID. */
 int cairn_btree__opts_resolve(const cairn_btree_opts *opts, uint32_t *node_bytes_out, uint32_t *fill_pct_out);
 
-/** Longest key t accepts: node_bytes / 4 - 36 (4060 bytes by default). */
+/** Longest key t accepts: node_bytes / 4 - 36 (2012 bytes by default). */
 size_t cairn_btree_key_max(const cairn_btree *t);
 
 /** @return 1 when key is in t, 0 when not, or a negative read error. */

@@ -1,6 +1,6 @@
 /*
- * The node cache: decoded index nodes of one store, keyed by address, in an
- * LRU bounded in bytes. One cache serves every tree value and every thread
+ * The node cache: decoded index nodes of one store, keyed by address, under
+ * a bound in bytes with CLOCK (approximate LRU) eviction. One cache serves every tree value and every thread
  * that reads the store (DESIGN.md section 4); tree values keep a borrowed
  * pointer to it, so it must outlive them.
  *

@@ -70,6 +70,13 @@ static int check_local(check_ctx *cx, const cairn_node *n, int is_root)
         if (cairn_key_cmp(a, alen, b, blen) >= 0)
             return fail(cx, n, "keys out of order");
     }
+    for (uint32_t i = 0; i < n->n; i++) {
+        size_t len;
+        const uint8_t *k = cairn_node_key(n, i, &len);
+        /* the search heads agree with the keys */
+        if (cairn_node_lower_bound(n, k, len) != i || cairn_node_upper_bound(n, k, len) != i + 1)
+            return fail(cx, n, "search heads disagree with the keys");
+    }
     if (w > cx->lim.max)
         return fail(cx, n, "node over the fill maximum");
     if (!is_root && w < cx->lim.min)

@@ -174,6 +174,7 @@ static int fill(cairn_node *node, const uint8_t *data, size_t len, size_t pos)
         total += count;
     }
     node->total = total;
+    cairn_node_finish(node);
     return 0;
 }
 

@@ -34,14 +34,6 @@
 #include "base/alloc.h"
 #include "index/node.h"
 
-struct cairn_btree_transient {
-    cairn_btree tree;             /* the current state (holds the root) */
-    cairn_node_limits lim;        /* fill limits from the tree's opts */
-    cairn_btree_change *sorted;   /* scratch: the batch, sorted */
-    cairn_btree_change *tmp;      /* scratch: the merge sort's other half */
-    size_t cap;                   /* entries in each scratch array */
-};
-
 /* ---- entry vectors ---------------------------------------------------------- */
 
 typedef struct entvec {
@@ -67,11 +59,18 @@ static int entvec_reserve(entvec *e, size_t extra)
     return 0;
 }
 
-/* Frees the vector, dropping the node references its entries own. */
-static void entvec_release(entvec *e)
+/* Empties the vector, dropping the node references its entries own. */
+static void entvec_drop(entvec *e)
 {
     for (size_t i = 0; i < e->n; i++)
         cairn_node_unref(e->v[i].node);
+    e->n = 0;
+}
+
+/* Frees the vector, dropping the node references its entries own. */
+static void entvec_release(entvec *e)
+{
+    entvec_drop(e);
     cairn_free(e->v);
     memset(e, 0, sizeof *e);
 }
@@ -83,6 +82,29 @@ static void entvec_dispose(entvec *e)
     memset(e, 0, sizeof *e);
 }
 
+/*
+ * Vectors one level of the recursion needs, kept in the transient so a batch
+ * reuses them from leaf to leaf and from batch to batch instead of allocating
+ * and freeing a node's worth of entries for each touched node.
+ */
+typedef struct level_scratch {
+    entvec ents;    /* apply_branch: the node's new entries */
+    entvec fresh;   /* apply_branch: new children it owns until it is built */
+    entvec seq;     /* merge_pair: the entries of two merged siblings */
+} level_scratch;
+
+struct cairn_btree_transient {
+    cairn_btree tree;             /* the current state (holds the root) */
+    cairn_node_limits lim;        /* fill limits from the tree's opts */
+    cairn_btree_change *sorted;   /* scratch: the batch, sorted */
+    cairn_btree_change *tmp;      /* scratch: the merge sort's other half */
+    size_t cap;                   /* entries in each scratch array */
+    entvec merged;                /* scratch: apply_leaf's merged keys */
+    size_t *cuts;                 /* scratch for cairn_node_pack */
+    size_t cuts_cap;              /* entries in cuts */
+    level_scratch lv[CAIRN_NODE_LEVEL_MAX + 1];  /* scratch per level */
+};
+
 /* ---- applying a batch ---------------------------------------------------------- */
 
 typedef struct apply_ctx {
@@ -91,32 +113,32 @@ typedef struct apply_ctx {
     const cairn_btree_change *ops;    /* the batch, sorted, one change per key */
     uint64_t added;                   /* keys inserted so far */
     uint64_t removed;                 /* keys deleted so far */
-    size_t *cuts;                     /* scratch for cairn_node_pack */
-    size_t cuts_cap;                  /* entries in cuts */
+    cairn_btree_transient *tt;        /* owner of the scratch vectors */
 } apply_ctx;
 
 /* Cuts e[0..n) into new nodes of level, appended to out as owned entries. */
 static int emit(apply_ctx *cx, unsigned level, const cairn_node_ent *e, size_t n, entvec *out)
 {
     size_t k, from = 0;
-    if (n > cx->cuts_cap) {
-        size_t *c = cairn_realloc(cx->cuts, cairn_mul_size(n, sizeof *c));
+    cairn_btree_transient *tt = cx->tt;
+    if (n > tt->cuts_cap) {
+        size_t *c = cairn_realloc(tt->cuts, cairn_mul_size(n, sizeof *c));
         if (!c)
             return CAIRN_ENOMEM;
-        cx->cuts = c;
-        cx->cuts_cap = n;
+        tt->cuts = c;
+        tt->cuts_cap = n;
     }
-    k = cairn_node_pack(cx->cuts, e, n, level, cx->lim);
+    k = cairn_node_pack(tt->cuts, e, n, level, cx->lim);
     if (entvec_reserve(out, k) < 0)
         return CAIRN_ENOMEM;
     for (size_t p = 0; p < k; p++) {
         cairn_node_ent x;
-        cairn_node *node = cairn_node_build(level, e + from, cx->cuts[p] - from);
+        cairn_node *node = cairn_node_build(level, e + from, tt->cuts[p] - from);
         if (!node)
             return CAIRN_ENOMEM;
         cairn_node_ent_child(&x, node);
         out->v[out->n++] = x;
-        from = cx->cuts[p];
+        from = tt->cuts[p];
     }
     return 0;
 }
@@ -129,10 +151,11 @@ static int apply_leaf(apply_ctx *cx, cairn_node *leaf, size_t lo, size_t hi, ent
 {
     uint32_t n = leaf ? leaf->n : 0, i = 0;
     size_t j = lo;
-    entvec merged = { 0 };
+    entvec *merged = &cx->tt->merged;
     cairn_node_ent x = { 0 };
     int changed = 0, rc;
-    if ((rc = entvec_reserve(&merged, n + (hi - lo))) < 0)
+    merged->n = 0;
+    if ((rc = entvec_reserve(merged, n + (hi - lo))) < 0)
         return rc;
     while (i < n || j < hi) {
         const cairn_btree_change *op = j < hi ? &cx->ops[j] : NULL;
@@ -141,7 +164,7 @@ static int apply_leaf(apply_ctx *cx, cairn_node *leaf, size_t lo, size_t hi, ent
             x.key = cairn_node_key(leaf, i, &x.len);
         cmp = i == n ? 1 : !op ? -1 : cairn_key_cmp(x.key, x.len, op->key, op->len);
         if (cmp < 0) {
-            merged.v[merged.n++] = x;
+            merged->v[merged->n++] = x;
             i++;
             continue;
         }
@@ -150,22 +173,21 @@ static int apply_leaf(apply_ctx *cx, cairn_node *leaf, size_t lo, size_t hi, ent
                 cx->removed++;
                 changed = 1;
             } else {
-                merged.v[merged.n++] = x;
+                merged->v[merged->n++] = x;
             }
             i++;
         } else if (op->op == CAIRN_BTREE_INSERT) {
             x.key = op->key;
             x.len = op->len;
-            merged.v[merged.n++] = x;
+            merged->v[merged->n++] = x;
             cx->added++;
             changed = 1;
         }
         j++;
     }
     rc = changed;
-    if (changed && merged.n)
-        rc = emit(cx, 0, merged.v, merged.n, out) < 0 ? CAIRN_ENOMEM : 1;
-    entvec_dispose(&merged);
+    if (changed && merged->n)
+        rc = emit(cx, 0, merged->v, merged->n, out) < 0 ? CAIRN_ENOMEM : 1;
     return rc;
 }
 
@@ -186,23 +208,24 @@ static int ent_node(cairn_node **out, apply_ctx *cx, const cairn_node_ent *e)
 static int merge_pair(apply_ctx *cx, unsigned level, entvec *ents, size_t a, entvec *fresh)
 {
     cairn_node *l = NULL, *r = NULL;
-    entvec seq = { 0 };
+    entvec *seq = &cx->tt->lv[level].seq;
     size_t mark, m;
     int rc;
+    seq->n = 0;
     if ((rc = ent_node(&l, cx, &ents->v[a])) < 0 || (rc = ent_node(&r, cx, &ents->v[a + 1])) < 0)
         goto done;
-    if ((rc = entvec_reserve(&seq, (size_t)l->n + r->n)) < 0)
+    if ((rc = entvec_reserve(seq, (size_t)l->n + r->n)) < 0)
         goto done;
     for (uint32_t i = 0; i < l->n; i++)
-        cairn_node_ent_of(&seq.v[seq.n++], l, i);
+        cairn_node_ent_of(&seq->v[seq->n++], l, i);
     for (uint32_t i = 0; i < r->n; i++)
-        cairn_node_ent_of(&seq.v[seq.n++], r, i);
+        cairn_node_ent_of(&seq->v[seq->n++], r, i);
     /* l's last child and r's first become siblings: a child left alone
      * under the minimum (its parent had no other) can merge now */
-    if (level && (rc = fix_underflow(cx, level - 1u, &seq, fresh)) < 0)
+    if (level && (rc = fix_underflow(cx, level - 1u, seq, fresh)) < 0)
         goto done;
     mark = fresh->n;
-    if ((rc = emit(cx, level, seq.v, seq.n, fresh)) < 0)
+    if ((rc = emit(cx, level, seq->v, seq->n, fresh)) < 0)
         goto done;
     m = fresh->n - mark;  /* 1 or 2 pieces replace 2 entries */
     if ((rc = entvec_reserve(ents, m)) < 0)
@@ -211,7 +234,7 @@ static int merge_pair(apply_ctx *cx, unsigned level, entvec *ents, size_t a, ent
     memcpy(&ents->v[a], &fresh->v[mark], m * sizeof *ents->v);
     ents->n = ents->n + m - 2;
 done:
-    entvec_dispose(&seq);
+    seq->n = 0;
     cairn_node_unref(l);
     cairn_node_unref(r);
     return rc;
@@ -263,16 +286,18 @@ static int fix_underflow(apply_ctx *cx, unsigned level, entvec *ents, entvec *fr
 /* Applies ops[lo..hi) below branch node. */
 static int apply_branch(apply_ctx *cx, cairn_node *node, size_t lo, size_t hi, entvec *out)
 {
-    entvec ents = { 0 }, fresh = { 0 };
+    level_scratch *ls = &cx->tt->lv[node->level];
+    entvec *ents = &ls->ents, *fresh = &ls->fresh;
     uint32_t next = 0;  /* first child not yet copied to ents */
     size_t j = lo;
     int changed = 0, rc;
-    if ((rc = entvec_reserve(&ents, node->n)) < 0)
+    assert(ents->n == 0 && fresh->n == 0);
+    if ((rc = entvec_reserve(ents, node->n)) < 0)
         return rc;
     while (j < hi) {
         const cairn_btree_change *op = &cx->ops[j];
         uint32_t c = cairn_node_upper_bound(node, op->key, op->len);
-        size_t end = hi, mark = fresh.n;
+        size_t end = hi, mark = fresh->n;
         cairn_node *child;
         c = c ? c - 1 : 0;
         if (c + 1 < node->n) {
@@ -289,23 +314,23 @@ static int apply_branch(apply_ctx *cx, cairn_node *node, size_t lo, size_t hi, e
             end = a;
         }
         for (; next < c; next++)
-            cairn_node_ent_of(&ents.v[ents.n++], node, next);
+            cairn_node_ent_of(&ents->v[ents->n++], node, next);
         if ((rc = cairn_node_child(&child, cx->cache, node, c)) < 0)
             goto done;
-        rc = apply_node(cx, child, j, end, &fresh);
+        rc = apply_node(cx, child, j, end, fresh);
         cairn_node_unref(child);
         if (rc < 0)
             goto done;
         if (rc == 0) {
-            cairn_node_ent_of(&ents.v[ents.n++], node, c);
+            cairn_node_ent_of(&ents->v[ents->n++], node, c);
         } else {
             changed = 1;
             /* room for the pieces and every old entry still to come */
-            if ((rc = entvec_reserve(&ents, fresh.n - mark + (node->n - c - 1))) < 0)
+            if ((rc = entvec_reserve(ents, fresh->n - mark + (node->n - c - 1))) < 0)
                 goto done;
-            if (fresh.n > mark)
-                memcpy(&ents.v[ents.n], &fresh.v[mark], (fresh.n - mark) * sizeof *ents.v);
-            ents.n += fresh.n - mark;
+            if (fresh->n > mark)
+                memcpy(&ents->v[ents->n], &fresh->v[mark], (fresh->n - mark) * sizeof *ents->v);
+            ents->n += fresh->n - mark;
         }
         next = c + 1;
         j = end;
@@ -314,18 +339,18 @@ static int apply_branch(apply_ctx *cx, cairn_node *node, size_t lo, size_t hi, e
         rc = 0;
         goto done;
     }
-    if ((rc = entvec_reserve(&ents, node->n - next)) < 0)
+    if ((rc = entvec_reserve(ents, node->n - next)) < 0)
         goto done;
     for (; next < node->n; next++)
-        cairn_node_ent_of(&ents.v[ents.n++], node, next);
-    if ((rc = fix_underflow(cx, node->level - 1u, &ents, &fresh)) < 0)
+        cairn_node_ent_of(&ents->v[ents->n++], node, next);
+    if ((rc = fix_underflow(cx, node->level - 1u, ents, fresh)) < 0)
         goto done;
     rc = 1;
-    if (ents.n && emit(cx, node->level, ents.v, ents.n, out) < 0)
+    if (ents->n && emit(cx, node->level, ents->v, ents->n, out) < 0)
         rc = CAIRN_ENOMEM;
 done:
-    entvec_dispose(&ents);
-    entvec_release(&fresh);
+    ents->n = 0;
+    entvec_drop(fresh);
     return rc;
 }
 
@@ -460,6 +485,13 @@ void cairn_btree_transient_free(cairn_btree_transient *tt)
     cairn_btree_dispose(&tt->tree);
     cairn_free(tt->sorted);
     cairn_free(tt->tmp);
+    cairn_free(tt->cuts);
+    entvec_dispose(&tt->merged);
+    for (size_t i = 0; i < CAIRN_ARRAY_LEN(tt->lv); i++) {
+        entvec_dispose(&tt->lv[i].ents);
+        entvec_dispose(&tt->lv[i].fresh);
+        entvec_dispose(&tt->lv[i].seq);
+    }
     cairn_free(tt);
 }
 
@@ -503,6 +535,7 @@ int cairn_btree_transient_apply(cairn_btree_transient *tt, const cairn_btree_cha
     cx.cache = tt->tree.cache;
     cx.lim = &tt->lim;
     cx.ops = changes;
+    cx.tt = tt;
     if (!(flags & CAIRN_BTREE_SORTED)) {
         if ((rc = prepare(tt, changes, n, &m)) < 0)
             return rc;
@@ -512,7 +545,6 @@ int cairn_btree_transient_apply(cairn_btree_transient *tt, const cairn_btree_cha
     if (rc > 0)
         rc = finish_root(&cx, old ? old->level : 0, &pieces, &root);
     entvec_release(&pieces);
-    cairn_free(cx.cuts);
     if (rc < 0)
         return rc;
     if (cx.added + cx.removed == 0)

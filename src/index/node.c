@@ -36,7 +36,8 @@
 cairn_node *cairn_node_alloc(unsigned level, uint32_t n, size_t key_bytes)
 {
     size_t offs_len = ((size_t)n + 1) * sizeof(uint32_t);
-    size_t kids_at = (sizeof(cairn_node) + offs_len + 7) & ~(size_t)7;
+    size_t heads_at = (sizeof(cairn_node) + offs_len + 7) & ~(size_t)7;
+    size_t kids_at = heads_at + (size_t)n * sizeof(uint64_t);
     size_t kids_len = level ? (size_t)n * sizeof(cairn_kid) : 0;
     size_t len = kids_at + kids_len + key_bytes;
     cairn_node *node;
@@ -54,6 +55,7 @@ cairn_node *cairn_node_alloc(unsigned level, uint32_t n, size_t key_bytes)
     node->mem_len = len;
     node->offs = (uint32_t *)(node + 1);
     node->offs[0] = 0;
+    node->heads = (uint64_t *)((char *)node + heads_at);
     node->kids = level ? (cairn_kid *)((char *)node + kids_at) : NULL;
     node->keys = (uint8_t *)node + kids_at + kids_len;
     return node;
@@ -70,9 +72,90 @@ void cairn_node_unref(cairn_node *n)
     cairn_free(n);
 }
 
+/* The head of key[from..len): 8 bytes, zero-padded, big-endian. */
+static uint64_t head_of(const uint8_t *key, size_t from, size_t len)
+{
+    uint8_t b[8] = { 0 };
+    if (len > from)
+        memcpy(b, key + from, len - from < 8 ? len - from : 8);
+    return cairn_get_be64(b);
+}
+
+void cairn_node_finish(cairn_node *n)
+{
+    size_t flen, llen, p = 0;
+    const uint8_t *first = cairn_node_key(n, 0, &flen), *last = cairn_node_key(n, n->n - 1, &llen);
+    while (p < flen && p < llen && first[p] == last[p])
+        p++;
+    n->plen = (uint32_t)p;
+    for (uint32_t i = 0; i < n->n; i++)
+        n->heads[i] = head_of(n->keys + n->offs[i], p, n->offs[i + 1] - n->offs[i]);
+}
+
+/*
+ * Narrows a search for key to the entries whose head equals key's: entries
+ * before *lo are < key, entries from *hi on are > key; only [*lo, *hi) need
+ * whole-key comparisons (none when key lies outside the shared prefix).
+ */
+static void narrow(const cairn_node *n, const uint8_t *key, size_t len, uint32_t *lo_out, uint32_t *hi_out)
+{
+    uint32_t lo = 0, hi = n->n, a, b;
+    uint64_t h;
+    size_t m = len < n->plen ? len : n->plen;
+    int c = m ? memcmp(key, n->keys, m) : 0;
+    if (c != 0 || len < n->plen) {
+        /* key is outside the shared prefix: before every key, or after */
+        lo = hi = (c > 0) ? n->n : 0;
+        *lo_out = lo;
+        *hi_out = hi;
+        return;
+    }
+    h = head_of(key, n->plen, len);
+    /* first head >= h: a branch-free search that prefetches both places the
+     * next step may look at, so the cache misses of successive steps overlap
+     * instead of following one another */
+    {
+        const uint64_t *base = n->heads;
+        uint32_t len_left = hi;
+        while (len_left > 1) {
+            uint32_t half = len_left / 2;
+            __builtin_prefetch(base + half / 2);
+            __builtin_prefetch(base + half + half / 2);
+            base = base[half - 1] < h ? base + half : base;
+            len_left -= half;
+        }
+        a = (uint32_t)(base - n->heads) + (len_left == 1 && *base < h);
+    }
+    lo = a;
+    /* first head > h: runs of equal heads are short, so gallop from lo
+     * (staying near lines already read), then search the last stride */
+    a = b = lo;
+    if (lo < hi && n->heads[lo] <= h) {
+        a = lo + 1;
+        b = hi;
+        for (uint32_t step = 1; lo + step < hi; step *= 2) {
+            if (n->heads[lo + step] > h) {
+                b = lo + step;
+                break;
+            }
+            a = lo + step + 1;
+        }
+    }
+    while (a < b) {
+        uint32_t mid = a + (b - a) / 2;
+        if (n->heads[mid] <= h)
+            a = mid + 1;
+        else
+            b = mid;
+    }
+    *lo_out = lo;
+    *hi_out = a;
+}
+
 uint32_t cairn_node_lower_bound(const cairn_node *n, const void *key, size_t len)
 {
-    uint32_t lo = 0, hi = n->n;
+    uint32_t lo, hi;
+    narrow(n, key, len, &lo, &hi);
     while (lo < hi) {
         uint32_t mid = lo + (hi - lo) / 2;
         if (cairn_key_cmp(n->keys + n->offs[mid], n->offs[mid + 1] - n->offs[mid], key, len) < 0)
@@ -85,7 +168,8 @@ uint32_t cairn_node_lower_bound(const cairn_node *n, const void *key, size_t len
 
 uint32_t cairn_node_upper_bound(const cairn_node *n, const void *key, size_t len)
 {
-    uint32_t lo = 0, hi = n->n;
+    uint32_t lo, hi;
+    narrow(n, key, len, &lo, &hi);
     while (lo < hi) {
         uint32_t mid = lo + (hi - lo) / 2;
         if (cairn_key_cmp(n->keys + n->offs[mid], n->offs[mid + 1] - n->offs[mid], key, len) <= 0)
@@ -198,6 +282,7 @@ cairn_node *cairn_node_build(unsigned level, const cairn_node_ent *e, size_t n)
         }
     }
     node->total = level ? total : n;
+    cairn_node_finish(node);
     return node;
 }
 
@@ -214,6 +299,8 @@ cairn_node *cairn_node_clone_clean(const cairn_node *n)
         for (uint32_t i = 0; i < n->n; i++)
             c->kids[i].node = NULL;
     }
+    memcpy(c->heads, n->heads, (size_t)n->n * sizeof *n->heads);
+    c->plen = n->plen;
     c->total = n->total;
     return c;
 }

@@ -97,7 +97,7 @@ void test_index_btree__bad_changes_are_refused_and_change_nothing(void)
     size_t changed = 5;
     idx_env_open(&e, 0, 1 << 20);
     cairn_btree_init(&t, e.cache, &e.opts);
-    CHECK_EQ(cairn_btree_key_max(&t), 16384 / 4 - 36);
+    CHECK_EQ(cairn_btree_key_max(&t), 8192 / 4 - 36);
     CHECK_OK(cairn_btree_transient_new(&tt, &t));
     CHECK_ERR(cairn_btree_transient_insert(tt, big, cairn_btree_key_max(&t) + 1), CAIRN_ELIMIT);
     CHECK_EQ(cairn_btree_transient_insert(tt, big, cairn_btree_key_max(&t)), 1);
@@ -228,7 +228,7 @@ void test_index_btree__keys_of_several_kib_and_keys_differing_in_the_last_byte(v
     model m = { 0 };
     size_t kmax;
     uint8_t *buf;
-    idx_env_open(&e, 0, 4 << 20);
+    idx_env_open(&e, 16384, 4 << 20);  /* keys up to 4060 bytes */
     cairn_btree_init(&t, e.cache, &e.opts);
     kmax = cairn_btree_key_max(&t);
     buf = malloc(kmax);

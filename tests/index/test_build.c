@@ -74,7 +74,7 @@ void test_index_build__sizes_around_node_and_level_boundaries(void)
 void test_index_build__default_nodes_long_keys_and_midway_batch_writes(void)
 {
     build_and_check(0, 0, 100000, 24, 1);
-    build_and_check(0, 100, 3000, 4000, 1);
+    build_and_check(16384, 100, 3000, 4000, 1);
     build_and_check(1024, 85, 20000, 200, 1);
 }
 

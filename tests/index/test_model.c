@@ -431,7 +431,7 @@ void test_index_model__datom_keys_deep_tree(void)
 
 void test_index_model__datom_keys_default_nodes(void)
 {
-    run_seeds("datom keys, 16 KiB nodes", KEYS_DATOM, 0, 1 << 22, 12000, 3, 100000);
+    run_seeds("datom keys, default (8 KiB) nodes", KEYS_DATOM, 0, 1 << 22, 12000, 3, 100000);
 }
 
 void test_index_model__keys_differing_only_in_the_last_byte(void)
@@ -441,5 +441,5 @@ void test_index_model__keys_differing_only_in_the_last_byte(void)
 
 void test_index_model__long_keys(void)
 {
-    run_seeds("keys of several KiB, 16 KiB nodes", KEYS_LONG, 0, 1 << 22, 150, 3, 12000);
+    run_seeds("keys of up to 8 KiB, 32 KiB nodes", KEYS_LONG, 32768, 1 << 23, 150, 3, 12000);
 }
