@@ -1,0 +1,300 @@
+/*
+ * Index benchmark: bulk build, batched random inserts, point lookups (cached
+ * and cold), range scans and bytes per key, on datom-shaped EAVT keys, for
+ * one node size and one tree size per run.
+ *
+ *   build/rel/bench/index_bench [--keys N] [--node-bytes B] [--fill P] [--quick]
+ *
+ * Keys: entity e (8 bytes, big-endian), attribute a (8), value (a type tag
+ * then 8 big-endian bytes for ints, or the bytes and a 0x00 terminator for
+ * strings of 6 to 14 characters), transaction (8): nine attributes per
+ * entity, five ints and four strings, entities created 100 per transaction.
+ * That is the shape the database layer will write (DESIGN.md section 3); the
+ * exact encoding is the db layer's and may differ in detail, not in size.
+ *
+ * The store is the :mem backend, so the numbers measure the index (encode,
+ * SHA-256, decode, search) and not a disk. "cold" reads go through a cache
+ * that holds nothing, so every node below the root is read from the store,
+ * hash-verified and decoded. Prints a table, then one JSON line per figure.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/alloc.h"
+#include "edn/value.h"
+#include "index/btree.h"
+#include "store/store.h"
+
+#define ATTRS 9
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static uint64_t rng_state = 0x9e3779b97f4a7c15ULL;
+static uint64_t rnd(void)
+{
+    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+/* The datom of entity e, attribute index ai (0..8), with value variant v. */
+static size_t datom(uint8_t *buf, uint64_t e, unsigned ai, uint64_t v)
+{
+    size_t at = 16;
+    cairn_put_be64(buf, e);
+    cairn_put_be64(buf + 8, 100 + ai);
+    if (ai < 5) {
+        buf[at++] = 0x10;  /* int tag */
+        cairn_put_be64(buf + at, (e * 31 + ai * 7 + v) ^ 0x8000000000000000ULL);
+        at += 8;
+    } else {
+        static const char *words[] = { "alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel" };
+        const char *w = words[(e + ai + v) % 8];
+        int n;
+        buf[at++] = 0x20;  /* string tag */
+        n = snprintf((char *)buf + at, 24, "%s-%" PRIu64, w, (e * 13 + v) % 10000);
+        at += (size_t)n;
+        buf[at++] = 0;
+    }
+    cairn_put_be64(buf + at, 536870913 + e / 100);
+    return at + 8;
+}
+
+static cairn_store *open_mem(const char *id)
+{
+    cairn_val m, k, v;
+    cairn_store *s;
+    cairn_map_new(&m, 2);
+    cairn_keyword(&k, "backend", 7);
+    cairn_keyword(&v, "mem", 3);
+    cairn_map_put(&m, k, v);
+    cairn_keyword(&k, "id", 2);
+    cairn_string(&v, id, strlen(id));
+    cairn_map_put_take(&m, k, v);
+    if (cairn_store_open(&s, m, NULL) != 0) {
+        fprintf(stderr, "cannot open the mem store\n");
+        exit(1);
+    }
+    cairn_release(m);
+    return s;
+}
+
+static void die(const char *what, int rc)
+{
+    if (rc < 0) {
+        fprintf(stderr, "%s: %s\n", what, cairn_strerror(rc));
+        exit(1);
+    }
+}
+
+struct result {
+    const char *name;   /* metric */
+    double value;       /* figure */
+    const char *unit;   /* unit */
+};
+
+static struct result results[40];
+static int nresults;
+
+static void report(const char *name, double value, const char *unit)
+{
+    results[nresults].name = name;
+    results[nresults].value = value;
+    results[nresults].unit = unit;
+    nresults++;
+    fprintf(stderr, "  %-34s %14.1f %s\n", name, value, unit);
+}
+
+int main(int argc, char **argv)
+{
+    uint64_t keys = 1000000, entities, lookups = 1000000, inserted = 0;
+    cairn_btree_opts opts = CAIRN_BTREE_OPTS_INIT;
+    cairn_store *store;
+    cairn_nodecache *cache, *cold;
+    cairn_store_batch *batch;
+    cairn_btree_builder *b;
+    cairn_btree t, c;
+    cairn_addr root;
+    cairn_btree_iter it;
+    cairn_btree_key k, ks[256];
+    uint8_t buf[64];
+    size_t disk = 0, nodes = 0;
+    double t0, t1;
+    int quick = 0, n;
+    uint64_t found = 0, seen = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--keys") && i + 1 < argc)
+            keys = strtoull(argv[++i], NULL, 10);
+        else if (!strcmp(argv[i], "--node-bytes") && i + 1 < argc)
+            opts.node_bytes = (uint32_t)strtoul(argv[++i], NULL, 10);
+        else if (!strcmp(argv[i], "--fill") && i + 1 < argc)
+            opts.fill_pct = (uint32_t)strtoul(argv[++i], NULL, 10);
+        else if (!strcmp(argv[i], "--quick"))
+            quick = 1;
+        else {
+            fprintf(stderr, "usage: index_bench [--keys N] [--node-bytes B] [--fill P] [--quick]\n");
+            return 2;
+        }
+    }
+    if (quick)
+        lookups = 200000;
+    entities = keys / ATTRS;
+    keys = entities * ATTRS;
+    store = open_mem("index-bench");
+    die("cache", cairn_nodecache_new(&cache, store, (size_t)4 << 30));
+    die("cache", cairn_nodecache_new(&cold, store, 0));
+    cairn_btree_init(&t, cache, &opts);
+    fprintf(stderr, "index_bench: %" PRIu64 " EAVT keys, node_bytes %u, fill %u%%\n", keys, t.node_bytes,
+            t.fill_pct);
+
+    /* bulk build, writing the batch every 4096 nodes */
+    die("batch", cairn_store_batch_new(&batch, store));
+    die("builder", cairn_btree_builder_new(&b, cache, &opts, batch));
+    t0 = now();
+    for (uint64_t e = 1; e <= entities; e++)
+        for (unsigned a = 0; a < ATTRS; a++) {
+            die("add", cairn_btree_builder_add(b, buf, datom(buf, e, a, 0)));
+            if (cairn_store_batch_count(batch) >= 4096) {
+                disk += cairn_store_batch_bytes(batch);
+                nodes += cairn_store_batch_count(batch);
+                die("write", cairn_store_batch_commit(batch));
+            }
+        }
+    die("finish", cairn_btree_builder_finish(&t, b));
+    disk += cairn_store_batch_bytes(batch);
+    nodes += cairn_store_batch_count(batch);
+    die("write", cairn_store_batch_commit(batch));
+    t1 = now();
+    cairn_btree_builder_free(b);
+    report("bulk_build_keys_per_s", (double)keys / (t1 - t0), "keys/s");
+    report("bytes_per_key", (double)disk / (double)keys, "B");
+    report("depth", cairn_btree_depth(&t), "levels");
+    report("nodes", (double)nodes, "nodes");
+    report("mean_node_bytes_encoded", (double)disk / (double)nodes, "B");
+
+    /* range scans, all cached (the build filled the cache) */
+    t0 = now();
+    cairn_btree_iter_init(&it, &t, NULL, 0);
+    while ((n = cairn_btree_iter_next_batch(&it, ks, 256)) > 0)
+        seen += (uint64_t)n;
+    cairn_btree_iter_dispose(&it);
+    t1 = now();
+    if (seen != keys)
+        die("scan count", CAIRN_ERROR);
+    report("range_scan_batch_keys_per_s", (double)keys / (t1 - t0), "keys/s");
+    seen = 0;
+    t0 = now();
+    cairn_btree_iter_init(&it, &t, NULL, 0);
+    while (cairn_btree_iter_next(&it, &k) == 1)
+        seen += k.len != 0;
+    cairn_btree_iter_dispose(&it);
+    t1 = now();
+    report("range_scan_next_keys_per_s", (double)seen / (t1 - t0), "keys/s");
+
+    /* point lookups, cached */
+    t0 = now();
+    for (uint64_t i = 0; i < lookups; i++) {
+        uint64_t e = 1 + rnd() % entities;
+        found += (uint64_t)cairn_btree_contains(&t, buf, datom(buf, e, (unsigned)(rnd() % ATTRS), 0));
+    }
+    t1 = now();
+    if (found != lookups)
+        die("lookups", CAIRN_ERROR);
+    report("lookup_cached_ns", (t1 - t0) * 1e9 / (double)lookups, "ns");
+    /* the same, in key order with random gaps: the pattern of a sorted
+     * index-nested-loop join, where consecutive lookups share the upper
+     * levels and often the leaf */
+    found = 0;
+    {
+        uint64_t e = 1, step = 2 * entities / lookups + 1, done = 0;
+        t0 = now();
+        for (; e <= entities; e += 1 + rnd() % step, done++)
+            found += (uint64_t)cairn_btree_contains(&t, buf, datom(buf, e, (unsigned)(rnd() % ATTRS), 0));
+        t1 = now();
+        if (found != done)
+            die("sorted lookups", CAIRN_ERROR);
+        report("lookup_cached_sorted_ns", (t1 - t0) * 1e9 / (double)done, "ns");
+    }
+
+    /* point lookups, cold: every node below the root read, verified, decoded */
+    die("root", cairn_btree_root(&root, &t));
+    die("open cold", cairn_btree_open(&c, cold, &root, &opts));
+    t0 = now();
+    for (uint64_t i = 0; i < lookups / 20; i++) {
+        uint64_t e = 1 + rnd() % entities;
+        found += (uint64_t)cairn_btree_contains(&c, buf, datom(buf, e, (unsigned)(rnd() % ATTRS), 0));
+    }
+    t1 = now();
+    report("lookup_cold_ns", (t1 - t0) * 1e9 / (double)(lookups / 20), "ns");
+    /* a cold scan of a tenth of the tree */
+    seen = 0;
+    t0 = now();
+    cairn_btree_iter_init(&it, &c, NULL, 0);
+    while (seen < keys / 10 && (n = cairn_btree_iter_next_batch(&it, ks, 256)) > 0)
+        seen += (uint64_t)n;
+    cairn_btree_iter_dispose(&it);
+    t1 = now();
+    report("range_scan_cold_keys_per_s", (double)seen / (t1 - t0), "keys/s");
+    cairn_btree_dispose(&c);
+
+    /* random inserts in batches of 1000: new datoms of existing entities
+     * (a second value), apply, then commit into a batch and write it */
+    {
+        cairn_btree_change ch[1000];
+        static uint8_t kb[1000][64];
+        double apply = 0, commit = 0;
+        int batches = quick ? 50 : 200;
+        for (int r = 0; r < batches; r++) {
+            cairn_btree_transient *tt;
+            cairn_btree next;
+            size_t changed;
+            for (int i = 0; i < 1000; i++) {
+                ch[i].key = kb[i];
+                ch[i].len = datom(kb[i], 1 + rnd() % entities, (unsigned)(rnd() % ATTRS), 1 + rnd() % 1000000);
+                ch[i].op = CAIRN_BTREE_INSERT;
+            }
+            t0 = now();
+            die("transient", cairn_btree_transient_new(&tt, &t));
+            die("apply", cairn_btree_transient_apply(tt, ch, 1000, 0, &changed));
+            t1 = now();
+            apply += t1 - t0;
+            die("commit", cairn_btree_transient_commit(&next, tt, batch));
+            die("write", cairn_store_batch_commit(batch));
+            commit += now() - t1;
+            inserted += changed;
+            cairn_btree_transient_free(tt);
+            cairn_btree_dispose(&t);
+            t = next;
+        }
+        report("insert_batch1000_apply_keys_per_s", (double)inserted / apply, "keys/s");
+        report("insert_batch1000_commit_keys_per_s", (double)inserted / (apply + commit), "keys/s");
+        report("insert_batch1000_ms_per_batch", (apply + commit) * 1e3 / batches, "ms");
+    }
+    {
+        cairn_error err = CAIRN_ERROR_INIT;
+        if (!quick && keys <= 2000000 && cairn_btree_check(&t, &err) != 0) {
+            fprintf(stderr, "check: %s\n", err.message);
+            return 1;
+        }
+    }
+
+    for (int i = 0; i < nresults; i++)
+        printf("{\"bench\":\"index\",\"keys\":%" PRIu64 ",\"node_bytes\":%u,\"fill_pct\":%u,\"metric\":\"%s\","
+               "\"value\":%.1f,\"unit\":\"%s\"}\n",
+               keys, t.node_bytes, t.fill_pct, results[i].name, results[i].value, results[i].unit);
+    cairn_btree_dispose(&t);
+    cairn_store_batch_free(batch);
+    cairn_nodecache_free(cold);
+    cairn_nodecache_free(cache);
+    cairn_store_close(store);
+    return 0;
+}
