@@ -6,8 +6,9 @@
  *
  * Pieces, and who uses them:
  *
- *   cairn_nodecache   one per open store: decoded nodes, an LRU bounded in
- *                     bytes, shared by every thread and tree value (cache.h)
+ *   cairn_nodecache   one per open store: decoded nodes under a byte bound
+ *                     (CLOCK eviction, an LRU approximation), shared by
+ *                     every thread and tree value (cache.h)
  *   cairn_btree       an immutable tree value: a referenced root node plus
  *                     count and depth. Readable from any number of threads.
  *                     Committed (every node in the store, root address
@@ -201,8 +202,8 @@ void cairn_btree_iter_init(cairn_btree_iter *it, const cairn_btree *t, const cai
 int cairn_btree_iter_next(cairn_btree_iter *it, cairn_btree_key *key_out);
 
 /**
- * Up to max next keys, all from the current leaf, for scans that want to
- * work in batches; the keys stay valid until the next call on it.
+ * Up to max (>= 1) next keys, all from the current leaf, for scans that want
+ * to work in batches; the keys stay valid until the next call on it.
  * @return the number of keys (0 at the end) or a negative read error.
  */
 int cairn_btree_iter_next_batch(cairn_btree_iter *it, cairn_btree_key *keys, size_t max);

@@ -1,8 +1,8 @@
 /*
  * The node cache: decoded index nodes of one store, keyed by address, under
- * a bound in bytes with CLOCK (approximate LRU) eviction. One cache serves every tree value and every thread
- * that reads the store (DESIGN.md section 4); tree values keep a borrowed
- * pointer to it, so it must outlive them.
+ * a bound in bytes with CLOCK (approximate LRU) eviction. One cache serves
+ * every tree value and every thread that reads the store (DESIGN.md section
+ * 4); tree values keep a borrowed pointer to it, so it must outlive them.
  *
  * Nodes are immutable and addressed by content, so a cached node is never
  * stale and there is nothing to invalidate. Entries are reference counted: a

@@ -9,7 +9,16 @@
  * minimum is merged with a sibling (and cut again if the pair is too heavy),
  * a node heavier than the maximum is cut into pieces (node.c proves both always
  * land within the limits), and a root that split grows a new root above it,
- * while a root branch left with one child gives way to that child.
+ * while a root branch left with one child gives way to that child. A branch
+ * left with a single child that is too light counts as too light itself, so
+ * its parent merges it with a sibling and the child finds siblings again
+ * (must_merge); without that, small nodes could hide under one-child
+ * branches, which the model tests found.
+ *
+ * The vectors of entries each level of the recursion needs live in the
+ * transient and are reused from node to node and batch to batch: allocating
+ * and freeing a node's worth of entries for every touched node cost 45% of a
+ * batch of 1000 random inserts (33.6 ms to 18.7 ms per batch on 10^6 keys).
  *
  * No existing node is ever modified: every change builds new nodes and
  * references the untouched children of the old ones. That is path copying in

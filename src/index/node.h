@@ -15,8 +15,9 @@
  * 8 bytes of key i after that prefix, zero-padded, as a big-endian integer.
  * Heads are ordered like the keys, so a binary search runs over 8-byte
  * integers packed 8 to a cache line and compares whole keys only among equal
- * heads. Measured on datom keys, where a leaf's keys share their entity id:
- * a cached lookup touches about half as many cache lines (btree.c).
+ * heads. On datom keys, where a leaf's keys share their entity id, heads
+ * (with the prefetching search in node.c and CLOCK in cache.c) took cached
+ * lookups at 10^6 keys from 7.5 us to 1 to 2 us (btree.c).
  *
  * Two kinds of node share the struct:
  *
@@ -82,18 +83,20 @@ struct cairn_node {
     size_t key_bytes;         /* bytes in keys */
     size_t mem_len;           /* bytes of this allocation, for the cache */
     uint64_t total;           /* keys in this subtree (leaf: n) */
-    cairn_node *clock_prev;   /* cache CLOCK ring neighbours (shard lock) */
-    cairn_node *clock_next;
+    cairn_node *clock_prev;   /* cache CLOCK ring: previous node (shard lock) */
+    cairn_node *clock_next;   /* cache CLOCK ring: next node (shard lock) */
 };
 
 /* ---- fill accounting ------------------------------------------------------ */
 
 /*
  * The fill of a node is its weight: the bytes its entries take in memory, a
- * key plus its offset, plus a child slot in a branch. Weights, not encoded
- * sizes, because a key's encoded size depends on its neighbour (prefix
- * compression), which would make every split change the sizes it splits by.
- * Encoded nodes are smaller than their weight.
+ * key plus its offset, plus a child slot in a branch (the 8-byte search head
+ * of each key is derived and left out, so the fill rule does not depend on
+ * how nodes are searched). Weights, not encoded sizes, because a key's
+ * encoded size depends on its neighbour (prefix compression), which would
+ * make every split change the sizes it splits by. Encoded nodes are smaller
+ * than their weight.
  */
 #define CAIRN_NODE_LEAF_OVERHEAD 4u
 #define CAIRN_NODE_BRANCH_OVERHEAD (4u + (unsigned)sizeof(cairn_kid))

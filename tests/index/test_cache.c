@@ -1,4 +1,4 @@
-/* src/index/cache.c: the byte-bounded LRU, references, threads. */
+/* src/index/cache.c: the byte bound, CLOCK eviction, references, threads. */
 #include "index_test.h"
 
 static size_t key_of(uint8_t *buf, uint64_t i)
@@ -74,7 +74,7 @@ void test_index_cache__stays_under_its_byte_bound_and_counts(void)
     idx_env_close(&e);
 }
 
-void test_index_cache__evicts_the_least_recently_used(void)
+void test_index_cache__evicts_the_least_recently_used_first(void)
 {
     idx_env e;
     cairn_btree t;
