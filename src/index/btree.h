@@ -345,7 +345,8 @@ int cairn_btree_walk(const cairn_btree *t, cairn_btree_walk_cb cb, void *payload
  * children or more; every leaf at the same depth and every child one level
  * below its parent; each branch entry's key equal to its child's first key and
  * its count equal to the child's real count; the tree's count and depth;
- * every committed node's address equal to the address of its encoding.
+ * every committed node stored under its address (the store verifies the
+ * hash) as exactly its encoding. Run it once the commit's batch is written.
  * @return 0, CAIRN_ECORRUPT with err (may be NULL) saying what and where, or a
  * read error.
  */

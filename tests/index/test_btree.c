@@ -57,7 +57,7 @@ void test_index_btree__single_key_insert_delete_and_no_op_changes(void)
     cairn_btree_transient *tt;
     int64_t live;
     idx_env_open(&e, 0, 1 << 20);
-    live = cairn__alloc_live();
+    live = idx_live_baseline();
     cairn_btree_init(&t, e.cache, &e.opts);
     CHECK_OK(cairn_btree_transient_new(&tt, &t));
     CHECK_EQ(cairn_btree_transient_delete(tt, "a", 1), 0);

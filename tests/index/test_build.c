@@ -22,7 +22,7 @@ static void build_and_check(uint32_t node_bytes, uint32_t fill, uint64_t n, size
     uint8_t buf[4096];
     uint64_t i = 0, count;
     int64_t live;
-    live = cairn__alloc_live();
+    live = idx_live_baseline();
     idx_env_open(&e, node_bytes, 1 << 22);
     opts = e.opts;
     opts.fill_pct = fill;

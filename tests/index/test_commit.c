@@ -372,7 +372,7 @@ void test_index_commit__out_of_memory_anywhere_in_apply_and_commit(void)
         c[i].len = datom_key(bufs[i], 1 + x / 9, 10 + x % 9, x);
         c[i].op = i % 3 ? CAIRN_BTREE_INSERT : CAIRN_BTREE_DELETE;
     }
-    live = cairn__alloc_live();
+    live = idx_live_baseline();
     for (fail_at = 1;; fail_at++) {
         cairn_btree_transient *tt = NULL;
         cairn_store_batch *batch = NULL;
@@ -427,7 +427,7 @@ void test_index_commit__out_of_memory_in_builds_and_reads(void)
     int64_t live;
     idx_env_open(&e, 512, 0);
     build_datoms(&t, &e, 2000);
-    live = cairn__alloc_live();
+    live = idx_live_baseline();
     for (fail_at = 1;; fail_at++) {
         cairn_btree_builder *b = NULL;
         cairn_store_batch *batch = NULL;

@@ -337,7 +337,7 @@ static long run_model(uint64_t seed, int profile, uint32_t node_bytes, size_t ca
 {
     run r;
     cairn_btree empty;
-    int64_t live = cairn__alloc_live();
+    int64_t live = idx_live_baseline();
     memset(&r, 0, sizeof r);
     test_rand_reseed(seed);
     idx_env_open(&r.env, node_bytes, cache_bytes);
