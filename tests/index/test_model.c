@@ -426,12 +426,12 @@ void test_index_model__datom_keys_small_nodes_cold_cache(void)
 
 void test_index_model__datom_keys_deep_tree(void)
 {
-    run_seeds("datom keys, 256-byte nodes, deep", KEYS_DATOM, 256, 1 << 20, 8000, 2, 130000);
+    run_seeds("datom keys, 256-byte nodes, deep", KEYS_DATOM, 256, 1 << 20, 6000, 2, 100000);
 }
 
 void test_index_model__datom_keys_default_nodes(void)
 {
-    run_seeds("datom keys, default (8 KiB) nodes", KEYS_DATOM, 0, 1 << 22, 12000, 3, 100000);
+    run_seeds("datom keys, default (8 KiB) nodes", KEYS_DATOM, 0, 1 << 22, 10000, 3, 80000);
 }
 
 void test_index_model__keys_differing_only_in_the_last_byte(void)
