@@ -163,190 +163,214 @@ static size_t payload_bytes(const cairn_btree *t)
     return w.bytes;
 }
 
-int main(int argc, char **argv)
+/* One run's setup, shared by the phases. */
+typedef struct bench {
+    cairn_btree_opts opts;       /* node size and fill */
+    uint64_t keys;               /* keys in the tree */
+    uint64_t entities;           /* keys / ATTRS */
+    uint64_t lookups;            /* point lookups to time */
+    int quick;                   /* fewer lookups and insert batches */
+    cairn_store *store;          /* the :mem store */
+    cairn_nodecache *cache;      /* large: everything stays cached */
+    cairn_nodecache *cold;       /* caches nothing */
+    cairn_store_batch *batch;    /* writes */
+    cairn_btree t;               /* the tree under test */
+} bench;
+
+/* Bulk build, writing the batch every 4096 nodes; sizes. */
+static void phase_build(bench *B)
 {
-    uint64_t keys = 1000000, entities, lookups = 1000000, inserted = 0;
-    cairn_btree_opts opts = CAIRN_BTREE_OPTS_INIT;
-    cairn_store *store;
-    cairn_nodecache *cache, *cold;
-    cairn_store_batch *batch;
     cairn_btree_builder *b;
-    cairn_btree t, c;
-    cairn_addr root;
-    cairn_btree_iter it;
-    cairn_btree_key k, ks[256];
     uint8_t buf[64];
     size_t disk = 0, nodes = 0;
-    double t0, t1;
-    int quick = 0, n;
-    uint64_t found = 0, seen = 0;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--keys") && i + 1 < argc)
-            keys = strtoull(argv[++i], NULL, 10);
-        else if (!strcmp(argv[i], "--node-bytes") && i + 1 < argc)
-            opts.node_bytes = (uint32_t)strtoul(argv[++i], NULL, 10);
-        else if (!strcmp(argv[i], "--fill") && i + 1 < argc)
-            opts.fill_pct = (uint32_t)strtoul(argv[++i], NULL, 10);
-        else if (!strcmp(argv[i], "--quick"))
-            quick = 1;
-        else if (!strcmp(argv[i], "--wall"))
-            use_wall = 1;
-        else {
-            fprintf(stderr, "usage: index_bench [--keys N] [--node-bytes B] [--fill P] [--quick] [--wall]\n");
-            return 2;
-        }
-    }
-    if (quick)
-        lookups = 200000;
-    entities = keys / ATTRS;
-    keys = entities * ATTRS;
-    store = open_mem("index-bench");
-    die("cache", cairn_nodecache_new(&cache, store, (size_t)4 << 30));
-    die("cache", cairn_nodecache_new(&cold, store, 0));
-    cairn_btree_init(&t, cache, &opts);
-    fprintf(stderr, "index_bench: %" PRIu64 " EAVT keys, node_bytes %u, fill %u%%\n", keys, t.node_bytes,
-            t.fill_pct);
-
-    /* bulk build, writing the batch every 4096 nodes */
-    die("batch", cairn_store_batch_new(&batch, store));
-    die("builder", cairn_btree_builder_new(&b, cache, &opts, batch));
-    t0 = now();
-    for (uint64_t e = 1; e <= entities; e++)
+    double t0 = now();
+    die("builder", cairn_btree_builder_new(&b, B->cache, &B->opts, B->batch));
+    for (uint64_t e = 1; e <= B->entities; e++)
         for (unsigned a = 0; a < ATTRS; a++) {
             die("add", cairn_btree_builder_add(b, buf, datom(buf, e, a, 0)));
-            if (cairn_store_batch_count(batch) >= 4096) {
-                disk += cairn_store_batch_bytes(batch);
-                nodes += cairn_store_batch_count(batch);
-                die("write", cairn_store_batch_commit(batch));
+            if (cairn_store_batch_count(B->batch) >= 4096) {
+                disk += cairn_store_batch_bytes(B->batch);
+                nodes += cairn_store_batch_count(B->batch);
+                die("write", cairn_store_batch_commit(B->batch));
             }
         }
-    die("finish", cairn_btree_builder_finish(&t, b));
-    disk += cairn_store_batch_bytes(batch);
-    nodes += cairn_store_batch_count(batch);
-    die("write", cairn_store_batch_commit(batch));
-    t1 = now();
+    die("finish", cairn_btree_builder_finish(&B->t, b));
+    disk += cairn_store_batch_bytes(B->batch);
+    nodes += cairn_store_batch_count(B->batch);
+    die("write", cairn_store_batch_commit(B->batch));
+    report("bulk_build_keys_per_s", (double)B->keys / (now() - t0), "keys/s");
     cairn_btree_builder_free(b);
-    report("bulk_build_keys_per_s", (double)keys / (t1 - t0), "keys/s");
-    report("bytes_per_key_index", (double)payload_bytes(&t) / (double)keys, "B");
-    report("bytes_per_key_stored", (double)disk / (double)keys, "B");
-    report("depth", cairn_btree_depth(&t), "levels");
+    report("bytes_per_key_index", (double)payload_bytes(&B->t) / (double)B->keys, "B");
+    report("bytes_per_key_stored", (double)disk / (double)B->keys, "B");
+    report("depth", cairn_btree_depth(&B->t), "levels");
     report("nodes", (double)nodes, "nodes");
     report("mean_node_bytes_stored", (double)disk / (double)nodes, "B");
+}
 
-    /* range scans, all cached (the build filled the cache) */
-    t0 = now();
-    cairn_btree_iter_init(&it, &t, NULL, 0);
-    while ((n = cairn_btree_iter_next_batch(&it, ks, 256)) > 0)
-        seen += (uint64_t)n;
+/* Keys per second of a scan of t (up to limit keys), in batches or one by one. */
+static double scan(const cairn_btree *t, uint64_t limit, int batches)
+{
+    cairn_btree_iter it;
+    cairn_btree_key k, ks[256];
+    uint64_t seen = 0;
+    int n;
+    double t0 = now();
+    cairn_btree_iter_init(&it, t, NULL, 0);
+    if (batches)
+        while (seen < limit && (n = cairn_btree_iter_next_batch(&it, ks, 256)) > 0)
+            seen += (uint64_t)n;
+    else
+        while (seen < limit && cairn_btree_iter_next(&it, &k) == 1)
+            seen += k.len != 0;
     cairn_btree_iter_dispose(&it);
-    t1 = now();
-    if (seen != keys)
+    if (seen < limit && seen != cairn_btree_count(t))
         die("scan count", CAIRN_ERROR);
-    report("range_scan_batch_keys_per_s", (double)keys / (t1 - t0), "keys/s");
-    seen = 0;
-    t0 = now();
-    cairn_btree_iter_init(&it, &t, NULL, 0);
-    while (cairn_btree_iter_next(&it, &k) == 1)
-        seen += k.len != 0;
-    cairn_btree_iter_dispose(&it);
-    t1 = now();
-    report("range_scan_next_keys_per_s", (double)seen / (t1 - t0), "keys/s");
+    return (double)seen / (now() - t0);
+}
 
-    /* point lookups, cached */
-    t0 = now();
-    for (uint64_t i = 0; i < lookups; i++) {
-        uint64_t e = 1 + rnd() % entities;
-        found += (uint64_t)cairn_btree_contains(&t, buf, datom(buf, e, (unsigned)(rnd() % ATTRS), 0));
+/* Nanoseconds per lookup of n random present keys of t. */
+static double lookups(const bench *B, const cairn_btree *t, uint64_t n)
+{
+    uint8_t buf[64];
+    uint64_t found = 0;
+    double t0 = now();
+    for (uint64_t i = 0; i < n; i++) {
+        uint64_t e = 1 + rnd() % B->entities;
+        found += (uint64_t)cairn_btree_contains(t, buf, datom(buf, e, (unsigned)(rnd() % ATTRS), 0));
     }
-    t1 = now();
-    if (found != lookups)
+    if (found != n)
         die("lookups", CAIRN_ERROR);
-    report("lookup_cached_ns", (t1 - t0) * 1e9 / (double)lookups, "ns");
-    /* the same, in key order with random gaps: the pattern of a sorted
-     * index-nested-loop join, where consecutive lookups share the upper
-     * levels and often the leaf */
-    found = 0;
-    {
-        uint64_t e = 1, step = 2 * entities / lookups + 1, done = 0;
-        t0 = now();
-        for (; e <= entities; e += 1 + rnd() % step, done++)
-            found += (uint64_t)cairn_btree_contains(&t, buf, datom(buf, e, (unsigned)(rnd() % ATTRS), 0));
-        t1 = now();
-        if (found != done)
-            die("sorted lookups", CAIRN_ERROR);
-        report("lookup_cached_sorted_ns", (t1 - t0) * 1e9 / (double)done, "ns");
-    }
+    return (now() - t0) * 1e9 / (double)n;
+}
 
-    /* point lookups, cold: every node below the root read, verified, decoded */
-    die("root", cairn_btree_root(&root, &t));
-    die("open cold", cairn_btree_open(&c, cold, &root, &opts));
-    t0 = now();
-    for (uint64_t i = 0; i < lookups / 20; i++) {
-        uint64_t e = 1 + rnd() % entities;
-        found += (uint64_t)cairn_btree_contains(&c, buf, datom(buf, e, (unsigned)(rnd() % ATTRS), 0));
-    }
-    t1 = now();
-    report("lookup_cold_ns", (t1 - t0) * 1e9 / (double)(lookups / 20), "ns");
-    /* a cold scan of a tenth of the tree */
-    seen = 0;
-    t0 = now();
-    cairn_btree_iter_init(&it, &c, NULL, 0);
-    while (seen < keys / 10 && (n = cairn_btree_iter_next_batch(&it, ks, 256)) > 0)
-        seen += (uint64_t)n;
-    cairn_btree_iter_dispose(&it);
-    t1 = now();
-    report("range_scan_cold_keys_per_s", (double)seen / (t1 - t0), "keys/s");
+/*
+ * The same in key order with random gaps: the pattern of a sorted
+ * index-nested-loop join, where consecutive lookups share the upper levels
+ * and often the leaf.
+ */
+static double sorted_lookups(const bench *B)
+{
+    uint8_t buf[64];
+    uint64_t step = 2 * B->entities / B->lookups + 1, done = 0, found = 0;
+    double t0 = now();
+    for (uint64_t e = 1; e <= B->entities; e += 1 + rnd() % step, done++)
+        found += (uint64_t)cairn_btree_contains(&B->t, buf, datom(buf, e, (unsigned)(rnd() % ATTRS), 0));
+    if (found != done)
+        die("sorted lookups", CAIRN_ERROR);
+    return (now() - t0) * 1e9 / (double)done;
+}
+
+/* Reads: scans and lookups through the full cache, then cold. */
+static void phase_reads(bench *B)
+{
+    cairn_btree c;
+    cairn_addr root;
+    report("range_scan_batch_keys_per_s", scan(&B->t, B->keys, 1), "keys/s");
+    report("range_scan_next_keys_per_s", scan(&B->t, B->keys, 0), "keys/s");
+    report("lookup_cached_ns", lookups(B, &B->t, B->lookups), "ns");
+    report("lookup_cached_sorted_ns", sorted_lookups(B), "ns");
+    /* every node below the root read from the store, verified, decoded */
+    die("root", cairn_btree_root(&root, &B->t));
+    die("open cold", cairn_btree_open(&c, B->cold, &root, &B->opts));
+    report("lookup_cold_ns", lookups(B, &c, B->lookups / 20), "ns");
+    report("range_scan_cold_keys_per_s", scan(&c, B->keys / 10, 1), "keys/s");
     cairn_btree_dispose(&c);
+}
 
-    /* random inserts in batches of 1000: new datoms of existing entities
-     * (a second value), apply, then commit into a batch and write it */
-    {
-        cairn_btree_change ch[1000];
-        static uint8_t kb[1000][64];
-        double apply = 0, commit = 0;
-        int batches = quick ? 50 : 200;
-        for (int r = 0; r < batches; r++) {
-            cairn_btree_transient *tt;
-            cairn_btree next;
-            size_t changed;
-            for (int i = 0; i < 1000; i++) {
-                ch[i].key = kb[i];
-                ch[i].len = datom(kb[i], 1 + rnd() % entities, (unsigned)(rnd() % ATTRS), 1 + rnd() % 1000000);
-                ch[i].op = CAIRN_BTREE_INSERT;
-            }
-            t0 = now();
-            die("transient", cairn_btree_transient_new(&tt, &t));
-            die("apply", cairn_btree_transient_apply(tt, ch, 1000, 0, &changed));
-            t1 = now();
-            apply += t1 - t0;
-            die("commit", cairn_btree_transient_commit(&next, tt, batch));
-            die("write", cairn_store_batch_commit(batch));
-            commit += now() - t1;
-            inserted += changed;
-            cairn_btree_transient_free(tt);
-            cairn_btree_dispose(&t);
-            t = next;
+/*
+ * Random inserts in batches of 1000: new datoms of existing entities (a
+ * second value), applied, then committed into the batch and written.
+ */
+static void phase_inserts(bench *B)
+{
+    static cairn_btree_change ch[1000];
+    static uint8_t kb[1000][64];
+    double apply = 0, commit = 0, t0, t1;
+    int batches = B->quick ? 50 : 200;
+    uint64_t inserted = 0;
+    for (int r = 0; r < batches; r++) {
+        cairn_btree_transient *tt;
+        cairn_btree next;
+        size_t changed;
+        for (int i = 0; i < 1000; i++) {
+            ch[i].key = kb[i];
+            ch[i].len = datom(kb[i], 1 + rnd() % B->entities, (unsigned)(rnd() % ATTRS), 1 + rnd() % 1000000);
+            ch[i].op = CAIRN_BTREE_INSERT;
         }
-        report("insert_batch1000_apply_keys_per_s", (double)inserted / apply, "keys/s");
-        report("insert_batch1000_commit_keys_per_s", (double)inserted / (apply + commit), "keys/s");
-        report("insert_batch1000_ms_per_batch", (apply + commit) * 1e3 / batches, "ms");
+        t0 = now();
+        die("transient", cairn_btree_transient_new(&tt, &B->t));
+        die("apply", cairn_btree_transient_apply(tt, ch, 1000, 0, &changed));
+        t1 = now();
+        apply += t1 - t0;
+        die("commit", cairn_btree_transient_commit(&next, tt, B->batch));
+        die("write", cairn_store_batch_commit(B->batch));
+        commit += now() - t1;
+        inserted += changed;
+        cairn_btree_transient_free(tt);
+        cairn_btree_dispose(&B->t);
+        B->t = next;
     }
-    {
-        cairn_error err = CAIRN_ERROR_INIT;
-        if (!quick && keys <= 2000000 && cairn_btree_check(&t, &err) != 0) {
-            fprintf(stderr, "check: %s\n", err.message);
-            return 1;
-        }
-    }
+    report("insert_batch1000_apply_keys_per_s", (double)inserted / apply, "keys/s");
+    report("insert_batch1000_commit_keys_per_s", (double)inserted / (apply + commit), "keys/s");
+    report("insert_batch1000_ms_per_batch", (apply + commit) * 1e3 / batches, "ms");
+}
 
+static int parse_args(bench *B, int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--keys") && i + 1 < argc)
+            B->keys = strtoull(argv[++i], NULL, 10);
+        else if (!strcmp(argv[i], "--node-bytes") && i + 1 < argc)
+            B->opts.node_bytes = (uint32_t)strtoul(argv[++i], NULL, 10);
+        else if (!strcmp(argv[i], "--fill") && i + 1 < argc)
+            B->opts.fill_pct = (uint32_t)strtoul(argv[++i], NULL, 10);
+        else if (!strcmp(argv[i], "--quick"))
+            B->quick = 1;
+        else if (!strcmp(argv[i], "--wall"))
+            use_wall = 1;
+        else
+            return -1;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    bench B;
+    cairn_error err = CAIRN_ERROR_INIT;
+    cairn_btree_opts o = CAIRN_BTREE_OPTS_INIT;
+    memset(&B, 0, sizeof B);
+    B.opts = o;
+    B.keys = 1000000;
+    if (parse_args(&B, argc, argv) < 0) {
+        fprintf(stderr, "usage: index_bench [--keys N] [--node-bytes B] [--fill P] [--quick] [--wall]\n");
+        return 2;
+    }
+    B.lookups = B.quick ? 200000 : 1000000;
+    B.entities = B.keys / ATTRS;
+    B.keys = B.entities * ATTRS;
+    B.store = open_mem("index-bench");
+    die("cache", cairn_nodecache_new(&B.cache, B.store, (size_t)4 << 30));
+    die("cache", cairn_nodecache_new(&B.cold, B.store, 0));
+    die("batch", cairn_store_batch_new(&B.batch, B.store));
+    cairn_btree_init(&B.t, B.cache, &B.opts);
+    fprintf(stderr, "index_bench: %" PRIu64 " EAVT keys, node_bytes %u, fill %u%%, %s time\n", B.keys,
+            B.t.node_bytes, B.t.fill_pct, use_wall ? "wall" : "CPU");
+    phase_build(&B);
+    phase_reads(&B);
+    phase_inserts(&B);
+    if (!B.quick && B.keys <= 2000000 && cairn_btree_check(&B.t, &err) != 0) {
+        fprintf(stderr, "check: %s\n", err.message);
+        return 1;
+    }
     for (int i = 0; i < nresults; i++)
         printf("{\"bench\":\"index\",\"keys\":%" PRIu64 ",\"node_bytes\":%u,\"fill_pct\":%u,\"metric\":\"%s\","
                "\"value\":%.1f,\"unit\":\"%s\"}\n",
-               keys, t.node_bytes, t.fill_pct, results[i].name, results[i].value, results[i].unit);
-    cairn_btree_dispose(&t);
-    cairn_store_batch_free(batch);
-    cairn_nodecache_free(cold);
-    cairn_nodecache_free(cache);
-    cairn_store_close(store);
+               B.keys, B.t.node_bytes, B.t.fill_pct, results[i].name, results[i].value, results[i].unit);
+    cairn_btree_dispose(&B.t);
+    cairn_store_batch_free(B.batch);
+    cairn_nodecache_free(B.cold);
+    cairn_nodecache_free(B.cache);
+    cairn_store_close(B.store);
     return 0;
 }
