@@ -17,42 +17,51 @@
  * reads only its root, and a lookup only its path.
  *
  * NODE SIZE. node_bytes bounds a node's decoded weight (key bytes + 4 per
- * key, + 36 per branch entry); encoded nodes are about half that thanks to
- * prefix compression. The default, 8 KiB, was chosen by measurement
- * (bench/index_bench.c, EAVT datom keys of 33 to 45 bytes, :mem store, one
- * core; `build/rel/bench/index_bench --keys N --node-bytes B --quick`, 3 runs
- * at 10^6 keys and 2 at 10^7, interleaved, best run shown; the machine was
- * shared and medians ran 10 to 40% worse):
+ * key, + 36 per branch entry); the index's encoding is about half that
+ * (prefix compression) and the store's zstd frame smaller again. The
+ * default, 8 KiB, was chosen by measurement: bench/index_bench.c, EAVT datom
+ * keys of 33 to 40 bytes, :mem store, one core, CPU time (the machine was
+ * shared, load 10 on 2 cores, so elapsed time measured the scheduler);
+ * `build/rel/bench/index_bench --keys N --node-bytes B --quick`, 3 runs at
+ * 10^6 keys and 2 at 10^7, interleaved, best run shown (medians within 10%):
  *
  *   node size                        4 KiB     8 KiB    16 KiB    32 KiB
  *   10^6 keys: depth                     4         3         3         3
- *     bulk build, M keys/s             8.3       8.5       8.5       6.7
- *     cached lookup, ns                950      1070      1030      1170
- *     cold lookup, us                  9.5      12.2      22.9      41.7
- *     scan (batches), M keys/s         214       306       518       525
+ *     bulk build, M keys/s             6.1       7.8       8.7       9.8
+ *     cached lookup, ns               1030      1170      1250       890
+ *     cached lookup in key order, ns   417       350       313       311
+ *     cold lookup, us                 12.6      19.2      32.2      52.2
+ *     scan (batches), M keys/s         223       335       478       572
  *     insert batch of 1000 + commit,
- *       k keys/s                        85        57        27        22
+ *       k keys/s                        49        39        26        18
  *   10^7 keys: depth                     4         4         3         3
- *     bulk build, M keys/s             2.8       2.9       3.8       2.7
- *     cached lookup, ns               7670      3840      4000      4520
- *     cold lookup, us                   32        48        60        99
- *     scan (batches), M keys/s          60       123       286       166
+ *     bulk build, M keys/s             5.8       7.4       8.6       9.5
+ *     cached lookup, ns               2270      2040      1910      1920
+ *     cached lookup in key order, ns   923       802       661       566
+ *     cold lookup, us                 13.9      26.7      32.7      57.1
+ *     scan (batches), M keys/s         167       250       366       494
+ *     scan (next), M keys/s            115       146       176       194
  *     insert batch of 1000 + commit,
- *       k keys/s                        15        19        12       6.5
- *   bytes per key on disk             23.0      22.6      22.5      22.4
+ *       k keys/s                        29        25        19        13
+ *   bytes per key, index encoding     23.0      22.7      22.5      22.4
+ *   bytes per key, zstd frames         5.7       4.5       3.8       3.3
  *
- * Cached lookups cost about the same from 8 to 32 KiB; 4 KiB needs an extra
- * level at 10^7 keys. Batched random inserts, the transaction path, rewrite
- * each touched leaf whole, so they favour small nodes: 8 KiB does them 1.5 to
- * 2 times faster than 16 KiB. Scans favour big nodes but run far above any
- * need at every size. 8 KiB wins overall; Datahike's 512-way nodes of ~40-byte
- * keys would be ~20 KiB. The price is a 2012-byte key limit by default (trees
- * for longer keys take bigger nodes). At 10^7 keys a cached lookup misses the
- * CPU caches on nearly every line it touches: on the test machine (a KVM
- * guest) a dependent random read costs 300 ns at 32 MB and 700 to 950 ns at
- * 512 MB, and the search heads and prefetching of node.c, and CLOCK in the
- * cache, exist to touch fewer such lines (before them a cached lookup took
- * 7.5 us at 10^6 keys and 16 KiB nodes).
+ * Batched random inserts, the transaction path, rewrite each touched leaf
+ * whole (copy, encode, compress, hash), so they favour small nodes; cached
+ * lookups cost about the same at every size (4 KiB needs an extra level);
+ * scans and bulk builds favour big nodes but run far above any need at every
+ * size; cold reads favour small nodes; big nodes compress better. 8 KiB
+ * gives up 7% of lookup speed and 16% of disk to 16 KiB for 1.3 to 1.5 times
+ * the insert throughput, and writes half the bytes per touched leaf
+ * (Datahike's 512-way nodes of ~40-byte keys would be ~20 KiB). The price is
+ * a 2012-byte key limit by default; trees for longer keys take bigger nodes.
+ *
+ * At 10^7 keys a cached lookup misses the CPU caches on nearly every line it
+ * touches: on the test machine (a KVM guest) a dependent random read costs
+ * 300 ns at 32 MB and 700 to 950 ns at 512 MB. The search heads and
+ * prefetching of node.c and CLOCK in the cache exist to touch fewer such
+ * lines (before them a cached lookup took 7.5 us at 10^6 keys and 16 KiB
+ * nodes, in elapsed time on the loaded machine; 1 to 2 us after, same way).
  */
 #include "index/btree.h"
 
