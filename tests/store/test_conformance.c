@@ -6,6 +6,7 @@
  */
 #include "test.h"
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -323,7 +324,7 @@ static int lock_tool(const char *backend, const char *path, int hold, int *hold_
     int in[2], out[2], status;
     char line[32] = { 0 };
     pid_t pid;
-    CHECK(pipe(in) == 0 && pipe(out) == 0);
+    CHECK(pipe2(in, O_CLOEXEC) == 0 && pipe2(out, O_CLOEXEC) == 0); /* no other child inherits them */
     pid = fork();
     CHECK(pid >= 0);
     if (pid == 0) {

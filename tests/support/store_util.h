@@ -67,6 +67,19 @@ int store_wl_commit(store_wl *w, cairn_store *s, uint8_t *value_out);
 int store_wl_verify(cairn_store *s, const cairn_addr *commit, uint64_t expect_seq, size_t depth, char *why,
                     size_t why_len);
 
+/* Commits already verified, so a reader that re-reads a growing chain only
+ * checks what is new. */
+typedef struct store_wl_seen {
+    cairn_addr *slots;          /* open addressing; all-zero = empty */
+    size_t cap, count;
+} store_wl_seen;
+
+/* As store_wl_verify with depth 0, but stops at a commit in seen and adds
+ * the commits it verified to seen. */
+int store_wl_verify_new(cairn_store *s, const cairn_addr *commit, uint64_t seq, store_wl_seen *seen, char *why,
+                        size_t why_len);
+void store_wl_seen_dispose(store_wl_seen *seen);
+
 /* Reads the head and verifies its closure: 0 (seq_out/commit_out set),
  * CAIRN_ENOTFOUND (no head), or another status with why filled. */
 int store_wl_check_head(cairn_store *s, const char *head, size_t depth, uint64_t *seq_out, cairn_addr *commit_out,
