@@ -577,3 +577,40 @@ void test_store_conformance__concurrent_readers_see_complete_heads_while_a_write
         cairn_store_close(c.s);
     }
 }
+
+void test_store_conformance__head_cas_fences_every_interleaving_of_two_writers(void)
+{
+    const char *b;
+    FOR_EACH_BACKEND(b) {
+        cairn_store *x = open_store(b, "races"), *y = open_store(b, "races");
+        long races = 100 * test_scale(), lost = 0, spurious = 0;
+        char cur[32] = "v0";
+        int next = 0;
+        CHECK_OK(cairn_store_head_cas(y, "db", NULL, 0, cur, strlen(cur)));
+        for (long i = 0; i < races; i++) {
+            char expected[32], mine[32];
+            int moves = (int)test_rand_below(4), rc;
+            snprintf(expected, sizeof expected, "%s", cur); /* x reads the head */
+            for (int m = 0; m < moves; m++) {               /* y commits meanwhile */
+                char v[32];
+                snprintf(v, sizeof v, "v%d", ++next);
+                CHECK_OK(cairn_store_head_cas(y, "db", cur, strlen(cur), v, strlen(v)));
+                snprintf(cur, sizeof cur, "%s", v);
+            }
+            snprintf(mine, sizeof mine, "x%ld", i);
+            rc = cairn_store_head_cas(x, "db", expected, strlen(expected), mine, strlen(mine));
+            if (moves == 0) {
+                spurious += rc != 0;
+                if (rc == 0)
+                    snprintf(cur, sizeof cur, "%s", mine);
+            } else {
+                lost += rc != CAIRN_ECONFLICT;
+            }
+            check_head(x, "db", cur);
+        }
+        CHECK_EQ(lost, 0);
+        CHECK_EQ(spurious, 0);
+        cairn_store_close(x);
+        cairn_store_close(y);
+    }
+}
