@@ -846,10 +846,15 @@ static int file_head_cas(cairn_store *s, const char *name, const void *expected,
     sl->nonce = cairn_vfs_random64() | 1;
     sl->prev = st.have ? st.cur.nonce : 0;
     sl->len = data ? len : 0;
-    if ((rc = link_slot(fs, name, sl, data)) == 0 && (rc = cas_outcome(fs, name, sl->seq, sl->nonce, &oc)) == 0) {
-        if (oc == WON) {
+    if ((rc = link_slot(fs, name, sl, data)) == 0) {
+        if (cas_outcome(fs, name, sl->seq, sl->nonce, &oc) < 0) {
+            char why[sizeof s->err.message];
+            memcpy(why, s->err.message, sizeof why);
+            rc = cairn_error_set(&s->err, CAIRN_EIO, ":store/ambiguous",
+                                 "head %s: slot linked but not confirmed (%s); outcome unknown", name, why);
+        } else if (oc == WON)
             prune_slots(fs, name);
-        } else if (oc == STALE) {
+        else if (oc == STALE) {
             unlink_own_slot(fs, name, sl->seq, sl->nonce);
             rc = cairn_error_set(&s->err, CAIRN_ECONFLICT, ":store/conflict", "head %s moved (stale writer)", name);
         } else {
