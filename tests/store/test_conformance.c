@@ -7,7 +7,9 @@
 #include "test.h"
 
 #include <fcntl.h>
+#include <lmdb.h>
 #include <pthread.h>
+#include <sqlite3.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/wait.h>
@@ -612,5 +614,110 @@ void test_store_conformance__head_cas_fences_every_interleaving_of_two_writers(v
         CHECK_EQ(spurious, 0);
         cairn_store_close(x);
         cairn_store_close(y);
+    }
+}
+
+/* Changes the stored bytes of node a behind the store's back, the way each
+ * backend keeps them: the file itself, a raw LMDB or SQLite write. */
+static void tamper(const char *backend, cairn_store **s, const char *sub, const cairn_addr *a)
+{
+    char path[512], file[700], hex[2 * CAIRN_ADDR_LEN + 1];
+    cairn_addr_hex(hex, a);
+    store_path(path, sizeof path, backend, sub);
+    if (!strcmp(backend, "mem")) { /* no disk: replace the entry through the backend */
+        uint8_t frame[] = { 0x00, 'X' };
+        const void *fp = frame;
+        size_t flen = sizeof frame;
+        CHECK_OK((*s)->methods->del(*s, a));
+        CHECK_OK((*s)->methods->put_many(*s, 1, a, &fp, &flen));
+        return;
+    }
+    cairn_store_close(*s);
+    if (!strcmp(backend, "file")) {
+        int fd;
+        snprintf(file, sizeof file, "%s/nodes/%.2s/%s", path, hex, hex + 2);
+        fd = open(file, O_WRONLY);
+        CHECK(fd >= 0 && pwrite(fd, "X", 1, 3) == 1);
+        close(fd);
+    } else if (!strcmp(backend, "sqlite")) {
+        sqlite3 *db;
+        char sql[256];
+        snprintf(file, sizeof file, "%s/cairn.sqlite", path);
+        snprintf(sql, sizeof sql, "UPDATE nodes SET data = X'00585858' WHERE addr = X'%s'", hex);
+        CHECK(sqlite3_open(file, &db) == SQLITE_OK);
+        CHECK(sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK && sqlite3_changes(db) == 1);
+        sqlite3_close(db);
+    } else {
+        MDB_env *env;
+        MDB_txn *txn;
+        MDB_dbi dbi;
+        MDB_val k = { CAIRN_ADDR_LEN, (void *)a->bytes }, v = { 4, "\x00XXX" };
+        CHECK(mdb_env_create(&env) == 0 && mdb_env_set_maxdbs(env, 4) == 0 && mdb_env_open(env, path, 0, 0644) == 0);
+        CHECK(mdb_txn_begin(env, NULL, 0, &txn) == 0 && mdb_dbi_open(txn, "nodes", 0, &dbi) == 0);
+        CHECK(mdb_put(txn, dbi, &k, &v, 0) == 0 && mdb_txn_commit(txn) == 0);
+        mdb_env_close(env);
+    }
+    *s = open_store(backend, sub);
+}
+
+void test_store_conformance__node_bytes_changed_in_storage_are_detected(void)
+{
+    const char *b;
+    FOR_EACH_BACKEND(b) {
+        cairn_store *s = open_store(b, "tamper");
+        uint8_t leaf[4096];
+        size_t n = store_payload_leaf(leaf, sizeof leaf, 1, STORE_PAYLOAD_EAVT, 4000);
+        const void *p[2] = { leaf, "other node" };
+        size_t l[2] = { n, 10 };
+        cairn_addr a[2];
+        void *data;
+        size_t len;
+        put_nodes(s, 2, p, l, a);
+        tamper(b, &s, "tamper", &a[0]);
+        CHECK_ERR(cairn_store_get_node(s, &a[0], &data, &len), CAIRN_ECORRUPT);
+        CHECK_STR(s->err.keyword, ":store/corrupt");
+        check_node(s, &a[1], "other node", 10); /* the rest is fine */
+        cairn_store_close(s);
+    }
+}
+
+void test_store_conformance__config_errors_name_the_key(void)
+{
+    const char *b;
+    FOR_EACH_BACKEND(b) {
+        cairn_val cfg, k;
+        cairn_store *s;
+        cairn_error err = CAIRN_ERROR_INIT;
+        if (!persistent(b))
+            continue;
+        CHECK_OK(cairn_map_new(&cfg, 2)); /* no :path */
+        CHECK_OK(cairn_keyword(&k, "backend", 7));
+        {
+            cairn_val v;
+            CHECK_OK(cairn_keyword(&v, b, strlen(b)));
+            CHECK_OK(cairn_map_put(&cfg, k, v));
+        }
+        CHECK_ERR(cairn_store_open(&s, cfg, &err), CAIRN_EINVALID);
+        CHECK_STR(err.keyword, ":store/config");
+        CHECK(strstr(err.message, ":path") != NULL);
+        CHECK_OK(cairn_keyword(&k, "path", 4));
+        CHECK_OK(cairn_map_put(&cfg, k, cairn_int(7))); /* not a string */
+        CHECK_ERR(cairn_store_open(&s, cfg, &err), CAIRN_EINVALID);
+        CHECK(strstr(err.message, ":path") != NULL);
+        cairn_release(cfg);
+    }
+    {
+        cairn_store *s;
+        cairn_error err = CAIRN_ERROR_INIT;
+        char path[512];
+        cairn_val cfg, k, v;
+        snprintf(path, sizeof path, "%s/lm", test_tmpdir());
+        cfg = store_config("lmdb", path);
+        CHECK_OK(cairn_keyword(&k, "max-size", 8));
+        CHECK_OK(cairn_string(&v, "big", 3));
+        CHECK_OK(cairn_map_put_take(&cfg, k, v));
+        CHECK_ERR(cairn_store_open(&s, cfg, &err), CAIRN_EINVALID);
+        CHECK(strstr(err.message, ":max-size") != NULL);
+        cairn_release(cfg);
     }
 }
