@@ -593,8 +593,9 @@ static int slot_decode(struct slot *sl, const char *name, uint64_t seq, size_t n
     return 1;
 }
 
-/* Reads slot seq: 0, CAIRN_ENOTFOUND (gone), CAIRN_ECORRUPT (torn or damaged),
- * or an I/O error as -errno. Sets no message: callers fall back quietly. */
+/* Reads slot seq: 0, CAIRN_ENOTFOUND (gone), CAIRN_ECORRUPT (torn or
+ * damaged; no message, callers fall back quietly), or an I/O error or
+ * CAIRN_ENOMEM with its message. */
 static int slot_read(struct file_store *fs, const char *name, uint64_t seq, struct slot *sl)
 {
     char fn[CAIRN_HEAD_NAME_MAX + SEQ_HEX + 2];
@@ -607,7 +608,7 @@ static int slot_read(struct file_store *fs, const char *name, uint64_t seq, stru
     if (rc == -EFBIG || rc == -EINVAL || rc == -ELOOP)
         return CAIRN_ECORRUPT;
     if (rc < 0)
-        return rc;
+        return io_error(&fs->base.err, rc, "head slot", fn);
     return slot_decode(sl, name, seq, n) ? 0 : CAIRN_ECORRUPT;
 }
 
@@ -703,7 +704,7 @@ static int head_state(struct file_store *fs, const char *name, struct head_state
         }
         cairn_free(l.seqs);
         if (rc < 0 && rc != CAIRN_ENOTFOUND && rc != CAIRN_ECORRUPT)
-            return io_error(&fs->base.err, rc, "head", name);
+            return rc;
         if (st->have || gone == 0) {
             st->corrupt = !st->have && bad > 0;
             return 0;
