@@ -12,7 +12,6 @@
  */
 #include "test.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -91,19 +90,6 @@ static void sleep_us(long us)
     nanosleep(&t, NULL);
 }
 
-static int count_files(const char *dir)
-{
-    DIR *d = opendir(dir);
-    struct dirent *e;
-    int n = 0;
-    if (!d)
-        return -1;
-    while ((e = readdir(d)) != NULL)
-        n += e->d_name[0] != '.';
-    closedir(d);
-    return n;
-}
-
 void test_store_kill__a_writer_killed_anywhere_loses_no_acknowledged_commit(void)
 {
     char root[512], tmp[600], crash_at[32], out[1 << 16];
@@ -180,7 +166,7 @@ void test_store_kill__a_writer_killed_anywhere_loses_no_acknowledged_commit(void
         CHECK_OK(cairn_store_file_open_with(&s, root, &opt, &err));
         CHECK_OK(cairn_store_lock(s));
         snprintf(tmp, sizeof tmp, "%s/tmp", root);
-        CHECK_EQ(count_files(tmp), 0);
+        CHECK_EQ(store_count_files(tmp, ""), 0);
         cairn_store_close(s);
     }
     fprintf(stderr, "kills %ld (%ld deterministic, %ld before any ack), head seq %llu, acked %llu\n", kills,

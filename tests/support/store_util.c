@@ -1,6 +1,7 @@
 /* Store test helpers (store_util.h). */
 #include "store_util.h"
 
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,19 @@ int store_open(cairn_store **out, const char *backend, const char *path, cairn_e
     int rc = cairn_store_open(out, cfg, err);
     cairn_release(cfg);
     return rc;
+}
+
+int store_count_files(const char *dir, const char *prefix)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    int n = 0;
+    if (!d)
+        return -1;
+    while ((e = readdir(d)) != NULL)
+        n += e->d_name[0] != '.' && !strncmp(e->d_name, prefix, strlen(prefix));
+    closedir(d);
+    return n;
 }
 
 void store_wl_head_value(uint8_t out[STORE_HEAD_VALUE_LEN], const cairn_addr *commit, uint64_t seq)

@@ -33,6 +33,10 @@ cairn_val store_config(const char *backend, const char *path);
 /* Opens backend on path; 0 or a cairn status (err filled). */
 int store_open(cairn_store **out, const char *backend, const char *path, cairn_error *err);
 
+/* Entries of directory dir whose names start with prefix and not with '.'
+ * ("" counts all such); -1 if dir cannot be opened. */
+int store_count_files(const char *dir, const char *prefix);
+
 /* Where a workload stands: the last commit it published. */
 typedef struct store_wl {
     const char *head;           /* head name, "db" by default */
