@@ -117,7 +117,7 @@ struct file_store {
     unsigned threads;           /* node writers per put_many */
     unsigned mutants;           /* test-only durability bugs */
     void (*race_hook)(void *, const char *);  /* test-only, see file.h */
-    void *race_payload;
+    void *race_payload;         /* passed to race_hook */
     uint64_t writer_id;         /* random; names this handle's temp files */
     _Atomic uint64_t tmp_count; /* next temp file number */
     _Atomic int failed;         /* fail-stop after an fsync error */
