@@ -111,10 +111,10 @@ void test_store_kill__a_writer_killed_anywhere_loses_no_acknowledged_commit(void
         char why[256];
         int det = (int)(k % 2);
         if (det) /* deterministic: at the Nth file-system call, anywhere in open, lock or a commit */
-            snprintf(crash_at, sizeof crash_at, "%llu", (unsigned long long)(1 + test_rand_below(800)));
+            snprintf(crash_at, sizeof crash_at, "%llu", (unsigned long long)(1 + test_rand_below(1200)));
         w = spawn("store_writer", root, NULL, det ? crash_at : NULL);
         if (!det) {
-            sleep_us((long)test_rand_below(30000));
+            sleep_us((long)test_rand_below(45000));
             kill(w.pid, SIGKILL);
         }
         drain(w.out, out, sizeof out);
