@@ -100,7 +100,7 @@ build/rel/libcairn.so: $(call obj,$(SRC),rel)
 build/rel/cairn: $(call obj,$(CLI_SRC),rel) build/rel/libcairn.a
 	$(call say,LINK,$@)$(CC) $(BASEFLAGS) $(CFLAGS_rel) -o $@ $^ $(LIBS) $(CLI_LIBS)
 
-build/rel/bench/%: build/rel/obj/bench/%.o build/rel/libcairn.a
+build/rel/bench/%: build/rel/obj/bench/%.o $(call obj,$(SUPPORT_SRC),rel) build/rel/libcairn.a
 	@mkdir -p $(@D)
 	$(call say,LINK,$@)$(CC) $(BASEFLAGS) $(CFLAGS_rel) -o $@ $^ $(LIBS)
 
@@ -127,6 +127,13 @@ test: setup-test
 	@$(MAKE) --no-print-directory -j$(NPROC) all rel asan tsan build/headertest.ok
 	@sh tests/run_all.sh
 .PHONY: test
+
+# The long storage tests (reliability.md R1-R3, R9): 1000 writer kills, 5x
+# the sampled crash states and head races. SCALE=n multiplies further.
+soak-store: setup-test
+	@$(MAKE) --no-print-directory -j$(NPROC) rel
+	CAIRN_TEST_SCALE=$(or $(SCALE),5) build/rel/cairn-tests -t 7200 store
+.PHONY: soak-store
 
 # Only the unit tests of the release build (fast inner loop while developing).
 unit: all rel

@@ -20,6 +20,9 @@
  * the expected value, then a check of changes(). An I/O error while
  * committing makes the handle fail-stop, as in the other backends.
  *
+ * :max-size (bytes, optional) caps the database file through
+ * PRAGMA max_page_count; a write beyond it fails with CAIRN_EFULL.
+ *
  * Threads: writes share one connection under a mutex (there is one writer);
  * reads take a connection from a small pool, so with WAL they run while a
  * write is in progress. Every connection waits up to 5 s on a busy database.
@@ -542,14 +545,29 @@ static int check_schema(struct sqlite_store *ss, cairn_error *err)
     return 0;
 }
 
+/* Caps the database at max_size bytes (PRAGMA max_page_count). */
+static int set_max_size(struct sqlite_store *ss, int64_t max_size, cairn_error *err)
+{
+    char v[32], sql[64];
+    int rc = pragma(ss->w->db, "PRAGMA page_size", v, sizeof v);
+    if (rc == SQLITE_OK) {
+        snprintf(sql, sizeof sql, "PRAGMA max_page_count = %lld", (long long)(max_size / atoll(v)));
+        rc = pragma(ss->w->db, sql, v, sizeof v);
+    }
+    return rc == SQLITE_OK ? 0 : sql_error(err, ss->w->db, rc, ss->file);
+}
+
 int cairn_store_sqlite_open(cairn_store **out, cairn_val config, cairn_error *err)
 {
     const char *path = cairn_store_config_string(config, "path", err);
     struct sqlite_store *ss;
+    int64_t max_size;
     size_t n;
-    int rc = 0;
+    int rc;
     if (!path)
         return CAIRN_EINVALID;
+    if ((rc = cairn_store_config_int(&max_size, config, "max-size", 0, 4096, err)) < 0)
+        return rc;
     if (mkdir(path, 0755) != 0 && errno != EEXIST)
         return cairn_error_set(err, CAIRN_EIO, ":store/io", "create %s: %s", path, strerror(errno));
     if (!(ss = cairn_malloc(sizeof *ss)))
@@ -565,8 +583,8 @@ int cairn_store_sqlite_open(cairn_store **out, cairn_val config, cairn_error *er
         rc = cairn_error_oom(err);
     else
         snprintf(ss->file, n + sizeof "/cairn.sqlite", "%s/cairn.sqlite", path);
-    if (rc == 0 && (rc = conn_open(ss, &ss->w, err)) == 0)
-        rc = check_schema(ss, err);
+    if (rc == 0 && (rc = conn_open(ss, &ss->w, err)) == 0 && (rc = check_schema(ss, err)) == 0 && max_size)
+        rc = set_max_size(ss, max_size, err);
     if (rc < 0) {
         sqlite_close(&ss->base);
         return rc;

@@ -6,7 +6,10 @@
  */
 #include "test.h"
 
+#include <fcntl.h>
+#include <lmdb.h>
 #include <pthread.h>
+#include <sqlite3.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/wait.h>
@@ -323,7 +326,7 @@ static int lock_tool(const char *backend, const char *path, int hold, int *hold_
     int in[2], out[2], status;
     char line[32] = { 0 };
     pid_t pid;
-    CHECK(pipe(in) == 0 && pipe(out) == 0);
+    CHECK(pipe2(in, O_CLOEXEC) == 0 && pipe2(out, O_CLOEXEC) == 0); /* no other child inherits them */
     pid = fork();
     CHECK(pid >= 0);
     if (pid == 0) {
@@ -574,5 +577,230 @@ void test_store_conformance__concurrent_readers_see_complete_heads_while_a_write
         CHECK_MSG(atomic_load(&c.bad) == 0, "reader: %s", c.why);
         CHECK(atomic_load(&c.reads) > 0);
         cairn_store_close(c.s);
+    }
+}
+
+void test_store_conformance__head_cas_fences_every_interleaving_of_two_writers(void)
+{
+    const char *b;
+    FOR_EACH_BACKEND(b) {
+        cairn_store *x = open_store(b, "races"), *y = open_store(b, "races");
+        long races = 100 * test_scale(), lost = 0, spurious = 0;
+        char cur[32] = "v0";
+        int next = 0;
+        CHECK_OK(cairn_store_head_cas(y, "db", NULL, 0, cur, strlen(cur)));
+        for (long i = 0; i < races; i++) {
+            char expected[32], mine[32];
+            int moves = (int)test_rand_below(4), rc;
+            snprintf(expected, sizeof expected, "%s", cur); /* x reads the head */
+            for (int m = 0; m < moves; m++) {               /* y commits meanwhile */
+                char v[32];
+                snprintf(v, sizeof v, "v%d", ++next);
+                CHECK_OK(cairn_store_head_cas(y, "db", cur, strlen(cur), v, strlen(v)));
+                snprintf(cur, sizeof cur, "%s", v);
+            }
+            snprintf(mine, sizeof mine, "x%ld", i);
+            rc = cairn_store_head_cas(x, "db", expected, strlen(expected), mine, strlen(mine));
+            if (moves == 0) {
+                spurious += rc != 0;
+                if (rc == 0)
+                    snprintf(cur, sizeof cur, "%s", mine);
+            } else {
+                lost += rc != CAIRN_ECONFLICT;
+            }
+            check_head(x, "db", cur);
+        }
+        CHECK_EQ(lost, 0);
+        CHECK_EQ(spurious, 0);
+        cairn_store_close(x);
+        cairn_store_close(y);
+    }
+}
+
+/* Changes the stored bytes of node a behind the store's back, the way each
+ * backend keeps them: the file itself, a raw LMDB or SQLite write. */
+static void tamper(const char *backend, cairn_store **s, const char *sub, const cairn_addr *a)
+{
+    char path[512], file[700], hex[2 * CAIRN_ADDR_LEN + 1];
+    cairn_addr_hex(hex, a);
+    store_path(path, sizeof path, backend, sub);
+    if (!strcmp(backend, "mem")) { /* no disk: replace the entry through the backend */
+        uint8_t frame[] = { 0x00, 'X' };
+        const void *fp = frame;
+        size_t flen = sizeof frame;
+        CHECK_OK((*s)->methods->del(*s, a));
+        CHECK_OK((*s)->methods->put_many(*s, 1, a, &fp, &flen));
+        return;
+    }
+    cairn_store_close(*s);
+    if (!strcmp(backend, "file")) {
+        int fd;
+        snprintf(file, sizeof file, "%s/nodes/%.2s/%s", path, hex, hex + 2);
+        fd = open(file, O_WRONLY);
+        CHECK(fd >= 0 && pwrite(fd, "X", 1, 3) == 1);
+        close(fd);
+    } else if (!strcmp(backend, "sqlite")) {
+        sqlite3 *db;
+        char sql[256];
+        snprintf(file, sizeof file, "%s/cairn.sqlite", path);
+        snprintf(sql, sizeof sql, "UPDATE nodes SET data = X'00585858' WHERE addr = X'%s'", hex);
+        CHECK(sqlite3_open(file, &db) == SQLITE_OK);
+        CHECK(sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK && sqlite3_changes(db) == 1);
+        sqlite3_close(db);
+    } else {
+        MDB_env *env;
+        MDB_txn *txn;
+        MDB_dbi dbi;
+        MDB_val k = { CAIRN_ADDR_LEN, (void *)a->bytes }, v = { 4, "\x00XXX" };
+        CHECK(mdb_env_create(&env) == 0 && mdb_env_set_maxdbs(env, 4) == 0 && mdb_env_open(env, path, 0, 0644) == 0);
+        CHECK(mdb_txn_begin(env, NULL, 0, &txn) == 0 && mdb_dbi_open(txn, "nodes", 0, &dbi) == 0);
+        CHECK(mdb_put(txn, dbi, &k, &v, 0) == 0 && mdb_txn_commit(txn) == 0);
+        mdb_env_close(env);
+    }
+    *s = open_store(backend, sub);
+}
+
+void test_store_conformance__node_bytes_changed_in_storage_are_detected(void)
+{
+    const char *b;
+    FOR_EACH_BACKEND(b) {
+        cairn_store *s = open_store(b, "tamper");
+        uint8_t leaf[4096];
+        size_t n = store_payload_leaf(leaf, sizeof leaf, 1, STORE_PAYLOAD_EAVT, 4000);
+        const void *p[2] = { leaf, "other node" };
+        size_t l[2] = { n, 10 };
+        cairn_addr a[2];
+        void *data;
+        size_t len;
+        put_nodes(s, 2, p, l, a);
+        tamper(b, &s, "tamper", &a[0]);
+        CHECK_ERR(cairn_store_get_node(s, &a[0], &data, &len), CAIRN_ECORRUPT);
+        CHECK_STR(s->err.keyword, ":store/corrupt");
+        check_node(s, &a[1], "other node", 10); /* the rest is fine */
+        cairn_store_close(s);
+    }
+}
+
+void test_store_conformance__config_errors_name_the_key(void)
+{
+    const char *b;
+    FOR_EACH_BACKEND(b) {
+        cairn_val cfg, k;
+        cairn_store *s;
+        cairn_error err = CAIRN_ERROR_INIT;
+        if (!persistent(b))
+            continue;
+        CHECK_OK(cairn_map_new(&cfg, 2)); /* no :path */
+        CHECK_OK(cairn_keyword(&k, "backend", 7));
+        {
+            cairn_val v;
+            CHECK_OK(cairn_keyword(&v, b, strlen(b)));
+            CHECK_OK(cairn_map_put(&cfg, k, v));
+        }
+        CHECK_ERR(cairn_store_open(&s, cfg, &err), CAIRN_EINVALID);
+        CHECK_STR(err.keyword, ":store/config");
+        CHECK(strstr(err.message, ":path") != NULL);
+        CHECK_OK(cairn_keyword(&k, "path", 4));
+        CHECK_OK(cairn_map_put(&cfg, k, cairn_int(7))); /* not a string */
+        CHECK_ERR(cairn_store_open(&s, cfg, &err), CAIRN_EINVALID);
+        CHECK(strstr(err.message, ":path") != NULL);
+        cairn_release(cfg);
+    }
+    {
+        cairn_store *s;
+        cairn_error err = CAIRN_ERROR_INIT;
+        char path[512];
+        cairn_val cfg, k, v;
+        snprintf(path, sizeof path, "%s/lm", test_tmpdir());
+        cfg = store_config("lmdb", path);
+        CHECK_OK(cairn_keyword(&k, "max-size", 8));
+        CHECK_OK(cairn_string(&v, "big", 3));
+        CHECK_OK(cairn_map_put_take(&cfg, k, v));
+        CHECK_ERR(cairn_store_open(&s, cfg, &err), CAIRN_EINVALID);
+        CHECK(strstr(err.message, ":max-size") != NULL);
+        cairn_release(cfg);
+    }
+}
+
+struct counter {
+    const char *backend;        /* store to open */
+    const char *sub;
+    _Atomic long wins;          /* compare-and-sets that succeeded */
+    _Atomic long unknown;       /* outcome unknown (:store/ambiguous) */
+    _Atomic int bad;            /* anything else */
+    char why[256];
+};
+
+static void *count_up(void *p)
+{
+    struct counter *c = p;
+    char path[512];
+    cairn_store *s;
+    cairn_error err = CAIRN_ERROR_INIT;
+    store_path(path, sizeof path, c->backend, c->sub);
+    if (store_open(&s, c->backend, path, &err) < 0) {
+        atomic_fetch_add(&c->bad, 1);
+        return NULL;
+    }
+    for (int wins = 0, tries = 0; wins < 25 && tries < 2000; tries++) {
+        uint8_t cur[8], next[8];
+        void *v;
+        size_t len;
+        int rc = cairn_store_head_read(s, "counter", &v, &len);
+        if (rc < 0 || len != 8) {
+            atomic_fetch_add(&c->bad, 1);
+            break;
+        }
+        memcpy(cur, v, 8);
+        cairn_free(v);
+        cairn_put_be64(next, cairn_get_be64(cur) + 1);
+        rc = cairn_store_head_cas(s, "counter", cur, 8, next, 8);
+        if (rc == 0) {
+            wins++;
+            atomic_fetch_add(&c->wins, 1);
+        } else if (rc == CAIRN_EIO && !strcmp(s->err.keyword, ":store/ambiguous")) {
+            atomic_fetch_add(&c->unknown, 1);
+        } else if (rc != CAIRN_ECONFLICT) {
+            if (atomic_fetch_add(&c->bad, 1) == 0)
+                snprintf(c->why, sizeof c->why, "%s", s->err.message);
+            break;
+        }
+    }
+    cairn_store_close(s);
+    return NULL;
+}
+
+/* Three writers on their own handles, none holding the lock, increment one
+ * head by compare-and-set: no increment may be lost or doubled. */
+void test_store_conformance__concurrent_compare_and_set_loses_no_increment(void)
+{
+    const char *b;
+    FOR_EACH_BACKEND(b) {
+        struct counter c;
+        pthread_t th[3];
+        cairn_store *s = open_store(b, "counter");
+        uint8_t zero[8] = { 0 };
+        void *v;
+        size_t len;
+        uint64_t final;
+        memset(&c, 0, sizeof c);
+        c.backend = b;
+        c.sub = "counter";
+        CHECK_OK(cairn_store_head_cas(s, "counter", NULL, 0, zero, 8));
+        for (int i = 0; i < 3; i++)
+            CHECK(pthread_create(&th[i], NULL, count_up, &c) == 0);
+        for (int i = 0; i < 3; i++)
+            pthread_join(th[i], NULL);
+        CHECK_MSG(atomic_load(&c.bad) == 0, "%s", c.why);
+        CHECK_OK(cairn_store_head_read(s, "counter", &v, &len));
+        final = cairn_get_be64(v);
+        cairn_free(v);
+        /* each unknown outcome may or may not have landed */
+        CHECK_MSG(final >= (uint64_t)atomic_load(&c.wins) &&
+                      final <= (uint64_t)(atomic_load(&c.wins) + atomic_load(&c.unknown)),
+                  "counter %llu after %ld wins and %ld unknown outcomes", (unsigned long long)final,
+                  atomic_load(&c.wins), atomic_load(&c.unknown));
+        CHECK_EQ(atomic_load(&c.wins), 75);
+        cairn_store_close(s);
     }
 }

@@ -230,49 +230,37 @@ void test_store_crash__sampled_points_of_long_workloads_recover(void)
     CHECK(states > 1000);
 }
 
-/* The harness must catch each broken variant (at least one violation). */
-static long mutant_violations(const struct variant *v, char *first, size_t first_len)
+/* The harness must catch each broken variant: at least one violation. */
+static void check_mutant_caught(const struct variant *v, const char *label)
 {
     struct run r;
     memset(&r, 0, sizeof r);
     r.sample_pct = 100;
     crash_run(&r, v, 3, 1, 2);
-    snprintf(first, first_len, "%s", r.first);
-    return r.violations;
+    fprintf(stderr, "%s: %ld violations in %ld states, e.g. %s\n", label, r.violations, r.states, r.first);
+    CHECK_MSG(r.violations > 0, "%s went unnoticed", label);
 }
 
 void test_store_crash__catches_a_backend_that_does_not_fsync_files_before_rename(void)
 {
     struct variant v = { CAIRN_FILE_MUTANT_NO_FILE_FSYNC, 0, 0 };
-    char first[512];
-    long n = mutant_violations(&v, first, sizeof first);
-    fprintf(stderr, "no file fsync: %ld violations, e.g. %s\n", n, first);
-    CHECK(n > 0);
+    check_mutant_caught(&v, "no file fsync");
 }
 
 void test_store_crash__catches_a_backend_that_does_not_fsync_directories(void)
 {
     struct variant v = { CAIRN_FILE_MUTANT_NO_DIR_FSYNC, 0, 0 };
-    char first[512];
-    long n = mutant_violations(&v, first, sizeof first);
-    fprintf(stderr, "no directory fsync: %ld violations, e.g. %s\n", n, first);
-    CHECK(n > 0);
+    check_mutant_caught(&v, "no directory fsync");
 }
 
 void test_store_crash__catches_a_commit_that_moves_the_head_before_writing_nodes(void)
 {
     struct variant v = { 0, 1, 0 };
-    char first[512];
-    long n = mutant_violations(&v, first, sizeof first);
-    fprintf(stderr, "head before nodes: %ld violations, e.g. %s\n", n, first);
-    CHECK(n > 0);
+    check_mutant_caught(&v, "head before nodes");
 }
 
 void test_store_crash__catches_a_run_where_fsync_does_nothing(void)
 {
     struct variant v = { 0, 0, 1 };
-    char first[512];
-    long n = mutant_violations(&v, first, sizeof first);
-    fprintf(stderr, "eatmydata: %ld violations, e.g. %s\n", n, first);
-    CHECK(n > 0);
+    check_mutant_caught(&v, "eatmydata");
 }

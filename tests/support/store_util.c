@@ -1,6 +1,7 @@
 /* Store test helpers (store_util.h). */
 #include "store_util.h"
 
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,19 @@ int store_open(cairn_store **out, const char *backend, const char *path, cairn_e
     int rc = cairn_store_open(out, cfg, err);
     cairn_release(cfg);
     return rc;
+}
+
+int store_count_files(const char *dir, const char *prefix)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    int n = 0;
+    if (!d)
+        return -1;
+    while ((e = readdir(d)) != NULL)
+        n += e->d_name[0] != '.' && !strncmp(e->d_name, prefix, strlen(prefix));
+    closedir(d);
+    return n;
 }
 
 void store_wl_head_value(uint8_t out[STORE_HEAD_VALUE_LEN], const cairn_addr *commit, uint64_t seq)
@@ -179,6 +193,81 @@ int store_wl_verify(cairn_store *s, const cairn_addr *commit, uint64_t expect_se
         seq--;
     }
     return 0;
+}
+
+static size_t seen_slot(const store_wl_seen *seen, const cairn_addr *a)
+{
+    uint64_t h;
+    size_t i;
+    memcpy(&h, a->bytes, sizeof h);
+    for (i = (size_t)h & (seen->cap - 1);; i = (i + 1) & (seen->cap - 1)) {
+        static const cairn_addr zero;
+        if (cairn_addr_equal(&seen->slots[i], a) || cairn_addr_equal(&seen->slots[i], &zero))
+            return i;
+    }
+}
+
+static int seen_has(const store_wl_seen *seen, const cairn_addr *a)
+{
+    return seen->cap && cairn_addr_equal(&seen->slots[seen_slot(seen, a)], a);
+}
+
+static void seen_add(store_wl_seen *seen, const cairn_addr *a)
+{
+    if (2 * (seen->count + 1) > seen->cap) {
+        store_wl_seen bigger = { calloc(seen->cap ? 2 * seen->cap : 1024, sizeof *seen->slots), 0, 0 };
+        static const cairn_addr zero;
+        bigger.cap = seen->cap ? 2 * seen->cap : 1024;
+        for (size_t i = 0; i < seen->cap; i++)
+            if (!cairn_addr_equal(&seen->slots[i], &zero))
+                seen_add(&bigger, &seen->slots[i]);
+        free(seen->slots);
+        *seen = bigger;
+    }
+    if (!seen_has(seen, a)) {
+        seen->slots[seen_slot(seen, a)] = *a;
+        seen->count++;
+    }
+}
+
+void store_wl_seen_dispose(store_wl_seen *seen)
+{
+    free(seen->slots);
+    memset(seen, 0, sizeof *seen);
+}
+
+int store_wl_verify_new(cairn_store *s, const cairn_addr *commit, uint64_t seq, store_wl_seen *seen, char *why,
+                        size_t why_len)
+{
+    static const cairn_addr zero;
+    cairn_addr cur = *commit, *path = NULL;
+    size_t n = 0;
+    int rc = 0;
+    /* walk down to a verified commit, one record at a time; a commit counts
+     * as seen only once everything below it is verified too */
+    while (rc == 0 && !seen_has(seen, &cur) && !cairn_addr_equal(&cur, &zero)) {
+        void *rec;
+        size_t len;
+        if ((rc = store_wl_verify(s, &cur, seq, 1, why, why_len)) < 0)
+            break;
+        path = realloc(path, (n + 1) * sizeof *path);
+        path[n++] = cur;
+        if ((rc = cairn_store_get_node(s, &cur, &rec, &len)) < 0) {
+            snprintf(why, why_len, "commit record vanished: %s", cairn_strerror(rc));
+            break;
+        }
+        memcpy(cur.bytes, (uint8_t *)rec + 12, 16);
+        cairn_free(rec);
+        seq--;
+    }
+    if (rc == 0 && cairn_addr_equal(&cur, &zero) && seq != 0) {
+        snprintf(why, why_len, "commit seq %llu has no parent", (unsigned long long)seq + 1);
+        rc = CAIRN_ECORRUPT;
+    }
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        seen_add(seen, &path[i]);
+    free(path);
+    return rc;
 }
 
 int store_wl_check_head(cairn_store *s, const char *head, size_t depth, uint64_t *seq_out, cairn_addr *commit_out,

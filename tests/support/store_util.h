@@ -33,6 +33,10 @@ cairn_val store_config(const char *backend, const char *path);
 /* Opens backend on path; 0 or a cairn status (err filled). */
 int store_open(cairn_store **out, const char *backend, const char *path, cairn_error *err);
 
+/* Entries of directory dir whose names start with prefix and not with '.'
+ * ("" counts all such); -1 if dir cannot be opened. */
+int store_count_files(const char *dir, const char *prefix);
+
 /* Where a workload stands: the last commit it published. */
 typedef struct store_wl {
     const char *head;           /* head name, "db" by default */
@@ -66,6 +70,19 @@ int store_wl_commit(store_wl *w, cairn_store *s, uint8_t *value_out);
  */
 int store_wl_verify(cairn_store *s, const cairn_addr *commit, uint64_t expect_seq, size_t depth, char *why,
                     size_t why_len);
+
+/* Commits already verified, so a reader that re-reads a growing chain only
+ * checks what is new. */
+typedef struct store_wl_seen {
+    cairn_addr *slots;          /* open addressing; all-zero = empty */
+    size_t cap, count;
+} store_wl_seen;
+
+/* As store_wl_verify with depth 0, but stops at a commit in seen and adds
+ * the commits it verified to seen. */
+int store_wl_verify_new(cairn_store *s, const cairn_addr *commit, uint64_t seq, store_wl_seen *seen, char *why,
+                        size_t why_len);
+void store_wl_seen_dispose(store_wl_seen *seen);
 
 /* Reads the head and verifies its closure: 0 (seq_out/commit_out set),
  * CAIRN_ENOTFOUND (no head), or another status with why filled. */
