@@ -382,6 +382,14 @@ static int commit_group(cairn_conn *c, cairn_db *base, cairn_db *cur, cairn_db *
     if ((rc = cairn_head_encode(new_head, &committed->commit, committed->max_tx)) < 0)
         goto done;
     rc = cairn_store_head_cas(store, c->ctx->branch, c->head_raw.ptr, c->head_raw.len, new_head->ptr, new_head->len);
+    if (rc == CAIRN_EIO && !strcmp(store->err.keyword, ":store/ambiguous")) {
+        /* the store cannot tell whether the head moved: look */
+        void *data = NULL;
+        size_t len = 0;
+        if (cairn_store_head_read(store, c->ctx->branch, &data, &len) == 0)
+            rc = len == new_head->len && !memcmp(data, new_head->ptr, len) ? 0 : CAIRN_ECONFLICT;
+        cairn_free(data);
+    }
     if (rc == CAIRN_ECONFLICT) {
         cairn_error_set(err, rc, ":writer/conflict",
                         "the branch head moved under this writer (another process committed); nothing was written");
