@@ -737,3 +737,29 @@ void test_db_api__schema_changes_follow_datahikes_evolution_rules(void)
     cairn_conn_release(c);
     cairn_release(cfg);
 }
+
+void test_db_api__a_value_too_large_for_the_index_is_a_clear_error_that_changes_nothing(void)
+{
+    cairn_val cfg = mem_cfg(NULL);
+    cairn_conn *c = setup(cfg);
+    cairn_error err = CAIRN_ERROR_INIT;
+    cairn_db *db;
+    size_t n = 64 * 1024;
+    char *txt = malloc(n + 64);
+    int rc;
+    strcpy(txt, "[{:person/name \"");
+    memset(txt + strlen(txt), 'x', n);
+    strcpy(txt + 16 + n, "\"}]");
+    rc = tx(c, txt, NULL, &err);
+    CHECK_EQ(rc, CAIRN_ELIMIT);
+    CHECK_STR(err.keyword, ":transact/max-length");
+    CHECK(strstr(err.message, "bytes") != NULL);
+    CHECK_OK(cairn_conn_db(&db, c, NULL));
+    CHECK_EQ(cairn_db_max_tx(db), 536870913);
+    cairn_db_release(db);
+    /* the writer goes on */
+    CHECK_OK(tx(c, "[{:person/name \"short\"}]", NULL, NULL));
+    free(txt);
+    cairn_conn_release(c);
+    cairn_release(cfg);
+}
