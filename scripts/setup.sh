@@ -15,7 +15,9 @@ case "$job" in
     build|run) ;;
     test)  pkgs="$pkgs clang libclang-rt-14-dev procps" ;;
     fuzz)  pkgs="$pkgs clang libclang-rt-14-dev" ;;
-    bench) pkgs="$pkgs nodejs npm gnuplot-nox procps" ;;
+    bench) pkgs="$pkgs nodejs gnuplot-nox procps"
+           # nodesource's nodejs ships npm itself and conflicts with Debian's npm
+           command -v npm >/dev/null 2>&1 || pkgs="$pkgs npm" ;;
     *) echo "setup.sh: unknown job '$job' (build, run, test, fuzz, bench)" >&2; exit 2 ;;
 esac
 
