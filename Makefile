@@ -38,10 +38,12 @@ SRC       := $(sort $(wildcard src/*/*.c))
 CLI_SRC   := $(sort $(wildcard cli/*.c))
 UNIT_SRC  := $(sort $(wildcard tests/*/test_*.c))
 SUPPORT_SRC := $(sort $(wildcard tests/support/*.c))
-TEST_SRC  := $(UNIT_SRC) $(SUPPORT_SRC)
+BENCH_LIB_SRC := $(sort $(wildcard bench/lib/*.c))
+TEST_SRC  := $(UNIT_SRC) $(SUPPORT_SRC) $(BENCH_LIB_SRC)
 TOOL_SRC  := $(sort $(wildcard tests/tools/*.c))
 FUZZ_SRC  := $(sort $(wildcard fuzz/fuzz_*.c))
 BENCH_SRC := $(sort $(wildcard bench/*.c))
+BENCH_PROGS := $(patsubst bench/%.c,build/rel/bench/%,$(BENCH_SRC))
 TOOLS     := $(patsubst tests/tools/%.c,%,$(TOOL_SRC))
 FUZZERS   := $(patsubst fuzz/fuzz_%.c,%,$(FUZZ_SRC))
 
@@ -100,7 +102,8 @@ build/rel/libcairn.so: $(call obj,$(SRC),rel)
 build/rel/cairn: $(call obj,$(CLI_SRC),rel) build/rel/libcairn.a
 	$(call say,LINK,$@)$(CC) $(BASEFLAGS) $(CFLAGS_rel) -o $@ $^ $(LIBS) $(CLI_LIBS)
 
-build/rel/bench/%: build/rel/obj/bench/%.o $(call obj,$(SUPPORT_SRC),rel) build/rel/libcairn.a
+build/rel/bench/%: build/rel/obj/bench/%.o $(call obj,$(SUPPORT_SRC),rel) $(call obj,$(BENCH_LIB_SRC),rel) \
+                   build/rel/libcairn.a
 	@mkdir -p $(@D)
 	$(call say,LINK,$@)$(CC) $(BASEFLAGS) $(CFLAGS_rel) -o $@ $^ $(LIBS)
 
@@ -124,7 +127,7 @@ run: setup
 .PHONY: run
 
 test: setup-test
-	@$(MAKE) --no-print-directory -j$(NPROC) all rel asan tsan build/headertest.ok
+	@$(MAKE) --no-print-directory -j$(NPROC) all rel asan tsan build/headertest.ok $(BENCH_PROGS)
 	@sh tests/run_all.sh
 .PHONY: test
 
@@ -136,7 +139,7 @@ soak-store: setup-test
 .PHONY: soak-store
 
 # Only the unit tests of the release build (fast inner loop while developing).
-unit: all rel
+unit: all rel $(BENCH_PROGS)
 	build/rel/cairn-tests $(T)
 .PHONY: unit
 
@@ -181,10 +184,10 @@ setup-fuzz-pkgs:
 .PHONY: fuzz setup-fuzz-pkgs
 
 # --- benchmarks ----------------------------------------------------------------
-bench: all $(patsubst bench/%.c,build/rel/bench/%,$(BENCH_SRC))
+bench: all $(BENCH_PROGS)
 	@sh scripts/setup.sh bench
 	@sh bench/run.sh quick
-bench-full: all $(patsubst bench/%.c,build/rel/bench/%,$(BENCH_SRC))
+bench-full: all $(BENCH_PROGS)
 	@sh scripts/setup.sh bench
 	@sh bench/run.sh full
 .PHONY: bench bench-full
