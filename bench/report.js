@@ -61,6 +61,8 @@ function loadRaw(dir) {
       for (const r of lines()) runs.micro.push({ source: m[1], ...r });
     }
   }
+  const notes = path.join(dir, 'notes.txt');
+  runs.notes = fs.existsSync(notes) ? fs.readFileSync(notes, 'utf8').split('\n').filter(Boolean) : [];
   return runs;
 }
 
@@ -386,6 +388,12 @@ function markdown(o, runs, rows, gs, charts) {
   L.push('- *cairn* uses the peer\'s schema (schema-on-read, untyped values); *cairn typed* the same data under a typed schema-on-write variant.');
   L.push(`- The machine is shared (2 cores, other work running). A figure taken while load1 > 0.75 × cores, or with cpu_util < 0.9 for a single-threaded benchmark, is marked *contended*: treat it as noisy. ${contended} of ${rows.length} rows are marked.`);
   L.push('');
+  if (runs.notes.length) {
+    L.push('Notes from this run:');
+    L.push('');
+    for (const n of runs.notes) L.push('- ' + n);
+    L.push('');
+  }
   L.push('## Goals');
   L.push('');
   L.push('| goal | measured | verdict |');
@@ -433,6 +441,7 @@ function main() {
   for (const n of [...new Set(rows.map(r => r.n))]) {
     process.stdout.write(`\nN = ${n}\n` + textTable(rows.filter(r => r.n === n)) + '\n');
   }
+  if (runs.notes.length) process.stdout.write('\nNotes\n' + runs.notes.map(n => '  ' + n).join('\n') + '\n');
   process.stdout.write('\nGoals\n' + gs.map(g => `  ${g.verdict.padEnd(18)} ${g.goal}: ${g.measured}`).join('\n') + '\n');
   process.stdout.write(`\nwrote ${path.join(o.results, 'latest.jsonl')}, ${o.md}` + (charts.compare ? `, ${path.join(o.results, charts.compare.file)}` : '') + (charts.scaling ? `, ${path.join(o.results, 'scaling.svg')}` : '') + '\n');
 }

@@ -4,8 +4,9 @@
 # data, then writes the report (bench/report.js): a table on stdout,
 # bench/results/latest.jsonl, BENCHMARKS.md and its charts.
 #
-#   sh bench/run.sh quick    make bench       N = 20000 (reads only), 100000
-#   sh bench/run.sh full     make bench-full  N = 20000, 100000, 1000000
+#   sh bench/run.sh quick    make bench       N = 20000 (reads, both schemas), 100000
+#   sh bench/run.sh full     make bench-full  N = 20000, 100000, 1000000, and
+#                                             10M for cairn when memory and time allow
 #
 # Environment:
 #   CAIRN_SHARED      the shared folder (default ../shared)
@@ -82,7 +83,8 @@ people_file() {
     echo "$f"
 }
 
-for n in $sizes; do
+run_n() {
+    n=$1
     people=$(people_file "$n")
     queries=""
     [ -f "$data/queries-$n.edn" ] && queries="--queries $data/queries-$n.edn --graphs $data/graphs"
@@ -106,20 +108,46 @@ for n in $sizes; do
     echo "== cairn, N=$n, the peer's schema (schema-on-read)" >&2
     copts="$cairn_t"
     [ "$reads_only" = 1 ] && copts="$copts --skip write,open,size"
+    # one transaction of all N entities needs ~9 KB per entity of memory
+    [ "$n" -gt 1000000 ] && copts="$copts --skip load-one-tx,size-one-commit"
     # shellcheck disable=SC2086
     "$bin" --people "$people" $queries --schema "$data/schema.edn" --dir "$work/stores" $copts \
         --out "$raw/cairn-N$n.jsonl" > /dev/null || echo "run.sh: cairn failed at N=$n" >&2
     rm -rf "$work/stores"; mkdir -p "$work/stores"
 
-    if [ "$reads_only" = 0 ]; then
+    # the typed variant: reads and the bulk load (quick mode: only at the small N, to stay quick)
+    if [ "$mode" = full ] || [ "$reads_only" = 1 ]; then
         echo "== cairn, N=$n, typed schema (schema-on-write)" >&2
         # shellcheck disable=SC2086
-        "$bin" --typed --people "$people" $queries --schema "$data/schema.edn" --dir "$work/stores" $copts \
+        "$bin" --typed --people "$people" $queries --schema "$data/schema.edn" --dir "$work/stores" $cairn_t \
             --skip write,open --out "$raw/cairn-typed-N$n.jsonl" > /dev/null ||
             echo "run.sh: cairn (typed) failed at N=$n" >&2
         rm -rf "$work/stores"; mkdir -p "$work/stores"
     fi
-done
+}
+
+: > "$raw/notes.txt"
+for n in $sizes; do run_n "$n"; done
+
+# 10M, cairn only (the peer cannot hold it), in a full run when memory allows
+# and the 1M bulk load rate says loading 90M datoms ends within
+# BENCH_MAX_LOAD_MIN minutes (default 30).
+if [ "$mode" = full ] && [ -z "${BENCH_SIZES:-}" ]; then
+    rate=$(sed -n 's/.*"bench":"bulk-load-1000".*"datoms_per_s":\([0-9]*\).*/\1/p' \
+        "$raw/cairn-N1000000.jsonl" 2>/dev/null | head -n 1)
+    avail_gb=$(awk '/^MemAvailable:/ { print int($2 / 1048576) }' /proc/meminfo)
+    max_min=${BENCH_MAX_LOAD_MIN:-30}
+    if [ -z "$rate" ] || [ "$rate" -eq 0 ]; then
+        echo "N=10M not run: no bulk-load rate was measured at 1M." >> "$raw/notes.txt"
+    elif [ $((90000000 / rate / 60)) -gt "$max_min" ]; then
+        echo "N=10M not run: at the 1M bulk-load rate ($rate datoms/s) loading 90M datoms would take" \
+             "about $((90000000 / rate / 60)) minutes (limit BENCH_MAX_LOAD_MIN=$max_min)." >> "$raw/notes.txt"
+    elif [ "$avail_gb" -lt 8 ]; then
+        echo "N=10M not run: $avail_gb GB of memory available, 8 GB wanted." >> "$raw/notes.txt"
+    else
+        run_n 10000000
+    fi
+fi
 
 # --- micro-benchmarks of other layers ------------------------------------------------
 for prog in build/rel/bench/*; do
