@@ -356,10 +356,16 @@ function machine(runs) {
 
 function microSection(micro) {
   if (!micro.length) return 'No micro-benchmark program (bench/*.c besides cairn_bench.c) is in this tree yet.\n';
-  const out = ['| program | line |', '|---|---|'];
+  // each line: what it measures (its other fields) and its value (value + unit, or its numbers)
+  const out = ['Lines printed by the other bench programs (run with --quick in quick mode). No peer counterpart.', '',
+    '| program | what | value |', '|---|---|---:|'];
+  const esc = (x) => String(x).replace(/\|/g, '\\|');
   for (const m of micro) {
-    const { source, ...rest } = m;
-    out.push(`| ${source} | \`${JSON.stringify(rest).replace(/\|/g, '\\|')}\` |`);
+    const { source, bench, value, unit, ...rest } = m;
+    const what = Object.entries(rest).filter(([, v]) => typeof v !== 'number' || value !== undefined).map(([k, v]) => `${k}=${v}`).join(' ');
+    const val = value !== undefined ? `${+Number(value).toPrecision(4)}${unit ? ' ' + unit : ''}`
+      : Object.entries(rest).filter(([, v]) => typeof v === 'number').map(([k, v]) => `${k}=${+v.toPrecision(4)}`).join(' ');
+    out.push(`| ${esc(source)} | ${esc(what)} | ${esc(val)} |`);
   }
   return out.join('\n') + '\n';
 }
