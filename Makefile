@@ -13,6 +13,7 @@
 .DEFAULT_GOAL := all
 .SUFFIXES:
 .DELETE_ON_ERROR:
+.SECONDARY:
 
 CC       ?= cc
 Q        := $(if $(V),,@)
