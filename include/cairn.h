@@ -437,6 +437,17 @@ CAIRN_API void cairn_db_release(cairn_db *db);
  */
 CAIRN_API int cairn_transact(cairn_tx_report **out, cairn_conn *conn, cairn_val tx_data, cairn_val tx_meta,
                              cairn_error *err);
+/**
+ * cairn_transact as transaction tx instead of the next id: for restoring an
+ * export with its original ids (`cairn import`). tx must be a transaction id
+ * above the max-tx of the value the writer applies it to; 0 means the next
+ * id, as cairn_transact. Give the original instant as :db/txInstant in
+ * tx_meta.
+ * @return as cairn_transact; CAIRN_EINVALID ":transact/tx-id" for a tx that
+ * is not above max-tx.
+ */
+CAIRN_API int cairn_transact_at(cairn_tx_report **out, cairn_conn *conn, int64_t tx, cairn_val tx_data,
+                                cairn_val tx_meta, cairn_error *err);
 /** cairn_transact with EDN text: a vector, or a map {:tx-data [...] :tx-meta {...}}. */
 CAIRN_API int cairn_transact_edn(cairn_tx_report **out, cairn_conn *conn, const char *edn, size_t len,
                                  cairn_error *err);
@@ -568,6 +579,41 @@ CAIRN_API int cairn_db_parent_commit_ids(cairn_val *out, const cairn_db *db, cai
 /** Largest transaction id and entity id in this value. */
 CAIRN_API int64_t cairn_db_max_tx(const cairn_db *db);
 CAIRN_API int64_t cairn_db_max_eid(const cairn_db *db);
+/** :db/txInstant of the value's max-tx, in ms since the epoch (0 before the first transaction). */
+CAIRN_API int64_t cairn_db_max_tx_instant(const cairn_db *db);
+/**
+ * Datoms in the value's EAVT index: exact for a current value; for a view,
+ * the current and history datoms together (an upper bound for as-of and
+ * since). O(1), from the tree's counts: for progress bars and estimates.
+ */
+CAIRN_API uint64_t cairn_db_datom_count(const cairn_db *db);
+/**
+ * The settings the value was stored with, as a config map:
+ * {:store {...} :keep-history? bool :schema-flexibility :write|:read :branch kw}.
+ */
+CAIRN_API int cairn_db_config(cairn_val *out, const cairn_db *db, cairn_error *err);
+/**
+ * The value of another commit of the same store (Datahike's commit-as-db):
+ * commit_id is a UUID from cairn_db_commit_id or cairn_db_parent_commit_ids.
+ * Walking parents from the current value lists a branch's commits (`cairn log`).
+ * @return 0; CAIRN_EINVALID (not a UUID); CAIRN_ENOTFOUND
+ * (":commit-does-not-exist"); CAIRN_ECORRUPT; storage errors.
+ */
+CAIRN_API int cairn_db_commit_as_db(cairn_db **out, const cairn_db *db, cairn_val commit_id, cairn_error *err);
+/**
+ * Verifies the database (`cairn check`): every commit record, schema node and
+ * index node reachable from the value's commit and its ancestors is read and
+ * must hash to its address and decode; the value's six trees must keep every
+ * B+tree invariant (order, fill, counts, addresses); and the indices must
+ * agree (each attribute has as many datoms in AEVT as in EAVT, and in AVET
+ * exactly when it is indexed; every datom's attribute is in the schema and
+ * its ids are within max-eid / max-tx). Reads everything: O(size of store).
+ * @param out on success, a map {:commits :nodes :datoms :history-datoms
+ * :attributes} of what was verified (owned).
+ * @return 0; CAIRN_ECORRUPT with a message saying what and where
+ * (":check/corrupt", ":index/check", ":store/corrupt"); read errors.
+ */
+CAIRN_API int cairn_db_check(cairn_val *out, const cairn_db *db, cairn_error *err);
 
 /* ------------------------------------------------------------------------ */
 /* Queries                                                                  */

@@ -425,7 +425,7 @@ static void process_group(cairn_conn *c, cairn_txreq *group, cairn_db *base)
             r->rc = c->fatal_err.code ? c->fatal_err.code : CAIRN_ECLOSED;
             continue;
         }
-        if ((r->rc = cairn_tx_apply(&out, cur, r->tx_data, r->tx_meta, now_ms(), &r->err)) < 0)
+        if ((r->rc = cairn_tx_apply(&out, cur, r->tx, r->tx_data, r->tx_meta, now_ms(), &r->err)) < 0)
             continue;
         r->rc = cairn_db__apply(&after, cur, &out, &r->err);
         if (r->rc == 0) {
@@ -552,9 +552,16 @@ static int become_writer(cairn_conn *c, cairn_error *err)
 
 int cairn_transact(cairn_tx_report **out, cairn_conn *c, cairn_val tx_data, cairn_val tx_meta, cairn_error *err)
 {
+    return cairn_transact_at(out, c, 0, tx_data, tx_meta, err);
+}
+
+int cairn_transact_at(cairn_tx_report **out, cairn_conn *c, int64_t tx, cairn_val tx_data, cairn_val tx_meta,
+                      cairn_error *err)
+{
     cairn_txreq req;
     int rc;
     memset(&req, 0, sizeof req);
+    req.tx = tx;
     req.tx_data = tx_data;
     req.tx_meta = tx_meta;
     pthread_mutex_lock(&c->lock);

@@ -34,6 +34,7 @@ int cairn_config_schema(cairn_schema **out, const cairn_config *cfg, cairn_error
 typedef struct cairn_txreq {
     cairn_val tx_data;            /* borrowed from the caller (it waits) */
     cairn_val tx_meta;            /* borrowed */
+    int64_t tx;                   /* transaction id asked for, 0 = the next */
     cairn_tx_report *report;      /* result */
     cairn_error err;              /* failure */
     int rc;                       /* status */

@@ -6,6 +6,7 @@
 
 #include "base/alloc.h"
 #include "base/err.h"
+#include "db/commit.h"
 #include "db/db.h"
 #include "db/kw.h"
 
@@ -515,5 +516,57 @@ done:
         return cairn_error_code(err, rc);
     }
     *out = res;
+    return 0;
+}
+
+/* ---- commits and settings ------------------------------------------------------------ */
+
+int64_t cairn_db_max_tx_instant(const cairn_db *db)
+{
+    return db->last_instant;
+}
+
+uint64_t cairn_db_datom_count(const cairn_db *db)
+{
+    uint64_t n = cairn_btree_count(&db->trees[CAIRN_T_EAVT]);
+    if (db->view != CAIRN_VIEW_CURRENT)
+        n += cairn_btree_count(&db->trees[CAIRN_T_TEAVT]);
+    return n;
+}
+
+int cairn_db_config(cairn_val *out, const cairn_db *db, cairn_error *err)
+{
+    cairn_val m, branch = cairn_nil();
+    int rc = cairn_map_new(&m, 4);
+    if (rc == 0)
+        rc = cairn_map_put(&m, KW(store), db->ctx->store_config);
+    if (rc == 0)
+        rc = cairn_map_put(&m, KW(keep_history), cairn_bool(db->ctx->keep_history));
+    if (rc == 0)
+        rc = cairn_map_put(&m, KW(schema_flexibility), db->ctx->read_flex ? KW(read) : KW(write));
+    if (rc == 0 && (rc = cairn_keyword(&branch, db->ctx->branch, strlen(db->ctx->branch))) == 0)
+        rc = cairn_map_put(&m, KW(branch), branch);
+    if (rc < 0) {
+        cairn_release(m);
+        return cairn_error_code(err, rc);
+    }
+    *out = m;
+    return 0;
+}
+
+int cairn_db_commit_as_db(cairn_db **out, const cairn_db *db, cairn_val commit_id, cairn_error *err)
+{
+    cairn_addr a;
+    cairn_db *v;
+    int rc;
+    if (cairn_type_of(commit_id) != CAIRN_UUID)
+        return cairn_error_set(err, CAIRN_EINVALID, ":commit-id-must-be-uuid", "a commit id must be a UUID");
+    memcpy(a.bytes, cairn_uuid_get(commit_id), CAIRN_ADDR_LEN);
+    rc = cairn_db__open_commit(&v, db->ctx, &a, err);
+    if (rc == CAIRN_ENOTFOUND)
+        return cairn_error_set(err, rc, ":commit-does-not-exist", "no commit with that id in this store");
+    if (rc < 0)
+        return rc;
+    *out = v;
     return 0;
 }

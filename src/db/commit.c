@@ -165,6 +165,7 @@ int cairn_db__commit(cairn_db **out, const cairn_db *db, const cairn_addr *paren
     if ((rc = put_node(batch, &b, &c->commit)) < 0)
         goto done;
     c->has_commit = 1;
+    c->config_addr = config_addr;
     cairn_free(c->parents);
     c->parents = NULL;
     c->parent_count = 0;
@@ -269,6 +270,7 @@ int cairn_db__open_commit(cairn_db **out, cairn_dbctx *ctx, const cairn_addr *co
         }
     }
     db->commit = *commit;
+    db->config_addr = config_addr;
     db->has_commit = 1;
 done:
     cairn_free(data);

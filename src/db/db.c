@@ -86,6 +86,7 @@ int cairn_db__with_view(cairn_db **out, const cairn_db *src, cairn_view view, in
     db->last_instant = src->last_instant;
     db->has_commit = src->has_commit;
     db->commit = src->commit;
+    db->config_addr = src->config_addr;
     db->schema_stored = src->schema_stored;
     db->schema_addr = src->schema_addr;
     if (src->parent_count) {

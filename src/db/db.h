@@ -63,6 +63,7 @@ struct cairn_db {
     int schema_stored;                 /* schema_addr holds the schema node */
     cairn_addr schema_addr;            /* address of the schema node */
     cairn_addr commit;                 /* that commit's address */
+    cairn_addr config_addr;            /* its config node (when has_commit) */
     cairn_addr *parents;               /* its parent commits */
     size_t parent_count;               /* number of parents */
     cairn_view view;                   /* what the value shows */

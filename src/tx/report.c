@@ -100,7 +100,7 @@ int cairn_db_with(cairn_tx_report **out, const cairn_db *db, cairn_val tx_data, 
         return cairn_error_set(err, CAIRN_EINVALID, ":transaction/filtered",
                                "with is only allowed on a current database value, not a temporal view");
     clock_gettime(CLOCK_REALTIME, &ts);
-    if ((rc = cairn_tx_apply(&tx, db, tx_data, tx_meta, (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000, err)) < 0)
+    if ((rc = cairn_tx_apply(&tx, db, 0, tx_data, tx_meta, (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000, err)) < 0)
         return rc;
     rc = cairn_db__apply(&after, db, &tx, err);
     if (rc == 0)

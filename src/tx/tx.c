@@ -1638,8 +1638,8 @@ static int choose_instant(txs *s, cairn_val tx_meta, int64_t now_ms)
     return 0;
 }
 
-int cairn_tx_apply(cairn_tx_out *out, const cairn_db *db, cairn_val tx_data, cairn_val tx_meta, int64_t now_ms,
-                   cairn_error *err)
+int cairn_tx_apply(cairn_tx_out *out, const cairn_db *db, int64_t tx, cairn_val tx_data, cairn_val tx_meta,
+                   int64_t now_ms, cairn_error *err)
 {
     txs s;
     int rc;
@@ -1648,12 +1648,16 @@ int cairn_tx_apply(cairn_tx_out *out, const cairn_db *db, cairn_val tx_data, cai
     s.db = db;
     s.err = err;
     s.schema = cairn_schema_retain(db->schema);
-    s.tx = cairn_id_next_tx(db->max_tx);
+    s.tx = tx ? tx : cairn_id_next_tx(db->max_tx);
     s.max_eid = db->max_eid;
     s.slot_keys = s.owned = s.touched = s.schema_touched = s.tx_keys = cairn_nil();
     cairn_txstate_init(&s.st, db);
     if (!s.tx)
         return cairn_error_set(err, CAIRN_ELIMIT, ":transact/limit", "transaction ids exhausted");
+    if (tx && (!cairn_id_is_tx(tx) || tx <= db->max_tx))
+        return cairn_error_set(err, CAIRN_EINVALID, ":transact/tx-id",
+                               "transaction id %lld must be a transaction id above the last one (%lld)",
+                               (long long)tx, (long long)db->max_tx);
     if ((rc = cairn_map_new(&s.slot_keys, 16)) < 0 || (rc = cairn_vector_new(&s.owned, 4)) < 0 ||
         (rc = cairn_set_new(&s.touched, 16)) < 0 || (rc = cairn_set_new(&s.schema_touched, 4)) < 0 ||
         (rc = cairn_set_new(&s.tx_keys, 1)) < 0)

@@ -47,12 +47,14 @@ typedef struct cairn_tx_out {
 
 /*
  * Applies tx_data (a vector or list; nil elements skipped) with tx_meta (map
- * or nil) to db (a current-view value) as transaction max_tx + 1 at instant
- * now_ms (raised to last_instant + 1 when not later, so instants strictly
- * increase). On failure out is left empty and err carries Datahike's keyword.
+ * or nil) to db (a current-view value) as transaction tx, or max_tx + 1 when
+ * tx is 0, at instant now_ms (raised to last_instant + 1 when not later, so
+ * instants strictly increase). A given tx must be a transaction id above
+ * max_tx (":transact/tx-id" otherwise). On failure out is left empty and err
+ * carries Datahike's keyword.
  */
-int cairn_tx_apply(cairn_tx_out *out, const cairn_db *db, cairn_val tx_data, cairn_val tx_meta, int64_t now_ms,
-                   cairn_error *err);
+int cairn_tx_apply(cairn_tx_out *out, const cairn_db *db, int64_t tx, cairn_val tx_data, cairn_val tx_meta,
+                   int64_t now_ms, cairn_error *err);
 void cairn_tx_out_dispose(cairn_tx_out *out);
 
 #endif
