@@ -90,8 +90,12 @@ build/$(1)/fuzz-replay/%: build/$(1)/obj/fuzz/fuzz_%.o build/$(1)/obj/fuzz/repla
 build/$(1)/conformance: build/$(1)/obj/tests/conformance/conformance.o build/$(1)/libcairn.a
 	$$(call say,LINK,$$@)$$(CC) $$(BASEFLAGS) $$(CFLAGS_$(1)) -o $$@ $$^ $$(LIBS)
 
+# the command, in every build: tests/cli drives the binary of its own build
+build/$(1)/cairn: $(call obj,$(CLI_SRC),$(1)) build/$(1)/libcairn.a
+	$$(call say,LINK,$$@)$$(CC) $$(BASEFLAGS) $$(CFLAGS_$(1)) -o $$@ $$^ $$(LIBS) $$(CLI_LIBS)
+
 $(1): build/$(1)/libcairn.a build/$(1)/cairn-tests $(addprefix build/$(1)/tools/,$(TOOLS)) \
-      $(addprefix build/$(1)/fuzz-replay/,$(FUZZERS)) build/$(1)/conformance
+      $(addprefix build/$(1)/fuzz-replay/,$(FUZZERS)) build/$(1)/conformance build/$(1)/cairn
 .PHONY: $(1)
 endef
 $(foreach c,$(CFGS),$(eval $(call CFG_RULES,$(c))))
@@ -99,9 +103,6 @@ $(foreach c,$(CFGS),$(eval $(call CFG_RULES,$(c))))
 # --- the library and the command ---------------------------------------------
 build/rel/libcairn.so: $(call obj,$(SRC),rel)
 	$(call say,LINK,$@)$(CC) -shared $(BASEFLAGS) -o $@ $^ $(LIBS)
-
-build/rel/cairn: $(call obj,$(CLI_SRC),rel) build/rel/libcairn.a
-	$(call say,LINK,$@)$(CC) $(BASEFLAGS) $(CFLAGS_rel) -o $@ $^ $(LIBS) $(CLI_LIBS)
 
 build/rel/bench/%: build/rel/obj/bench/%.o $(call obj,$(SUPPORT_SRC),rel) $(call obj,$(BENCH_LIB_SRC),rel) \
                    build/rel/libcairn.a
