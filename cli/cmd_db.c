@@ -4,8 +4,21 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
+
+/* mkdir -p of the directories above path, so a file store can go anywhere. */
+static void make_parents(const char *path)
+{
+    char *p = xstrdup(path);
+    for (char *s = strchr(p + 1, '/'); s; s = strchr(s + 1, '/')) {
+        *s = 0;
+        mkdir(p, 0777);
+        *s = '/';
+    }
+    free(p);
+}
 
 int cmd_create(cli *c, int argc, char **argv)
 {
@@ -16,6 +29,8 @@ int cmd_create(cli *c, int argc, char **argv)
         return cli_usage(c);
     if ((rc = cli_dbref_parse(&ref, argv[0], 1, &err)) == 0 && ref.view != CLI_VIEW_CURRENT)
         rc = cli_seterr(&err, CAIRN_EINVALID, ":cli/database", "create takes a database, not a view");
+    if (rc == 0 && ref.file_path)
+        make_parents(ref.file_path);
     if (rc == 0)
         rc = cairn_create_database(ref.config, &err);
     if (rc == 0)

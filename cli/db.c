@@ -69,7 +69,9 @@ static void fix_store_path(cli_dbref *r, const char *dir)
         char *joined = xmalloc(strlen(dir) + strlen(p) + 2);
         cairn_val s2 = cairn_retain(store);
         sprintf(joined, "%s/%s", dir, p);
-        cli_check_oom(cairn_map_assoc(&s2, cli_kw("path"), cli_str(joined)));
+        cairn_val jp = cli_str(joined);
+        cli_check_oom(cairn_map_assoc(&s2, cli_kw("path"), jp));
+        cairn_release(jp);
         cli_check_oom(cairn_map_assoc(&r->config, cli_kw("store"), s2));
         cairn_release(s2);
         free(joined);
