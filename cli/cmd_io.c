@@ -385,21 +385,34 @@ static int open_target(cli *c, const char *arg, const dump *d, cairn_conn **conn
     return rc;
 }
 
-/* Attributes whose datoms the engine computes (composite tuples). */
-static cairn_val computed_attrs(cairn_conn *conn)
+/* Attributes whose datoms the engine computes (composite tuples): those of
+ * the target's schema, and those the dump itself defines. */
+static cairn_val computed_attrs(cairn_conn *conn, const dump *d)
 {
     cairn_db *db;
-    cairn_val schema, set;
+    cairn_val schema, set, ident = cli_kw("db/ident"), tuple_attrs = cli_kw("db/tupleAttrs");
     cli_check_oom(cairn_set_new(&set, 4));
-    if (cairn_conn_db(&db, conn, NULL) != 0)
-        return set;
-    if (cairn_db_schema(&schema, db, NULL) == 0) {
-        for (size_t i = 0; i < cairn_count(schema); i++)
-            if (cairn_type_of(get(cairn_map_val_get(schema, i), "db/tupleAttrs")) != CAIRN_NIL)
-                cli_check_oom(cairn_coll_push(&set, cairn_map_key_get(schema, i)));
-        cairn_release(schema);
+    if (cairn_conn_db(&db, conn, NULL) == 0) {
+        if (cairn_db_schema(&schema, db, NULL) == 0) {
+            for (size_t i = 0; i < cairn_count(schema); i++)
+                if (cairn_type_of(get(cairn_map_val_get(schema, i), "db/tupleAttrs")) != CAIRN_NIL)
+                    cli_check_oom(cairn_coll_push(&set, cairn_map_key_get(schema, i)));
+            cairn_release(schema);
+        }
+        cairn_db_release(db);
     }
-    cairn_db_release(db);
+    for (size_t i = 0; i < d->n; i++) {
+        if (!d->recs[i].added || !cairn_equal(d->recs[i].a, tuple_attrs))
+            continue;
+        for (size_t j = 0; j < d->n; j++) {
+            int rc;
+            if (d->recs[j].e != d->recs[i].e || !cairn_equal(d->recs[j].a, ident))
+                continue;
+            rc = cairn_coll_push(&set, d->recs[j].v);
+            if (rc != CAIRN_EEXISTS)
+                cli_check_oom(rc);
+        }
+    }
     return set;
 }
 
@@ -491,7 +504,7 @@ int cmd_import(cli *c, int argc, char **argv)
             delete_target(argv[0]);
         return cli_fail(c, &err);
     }
-    computed = computed_attrs(conn);
+    computed = computed_attrs(conn, &d);
     max_tx = cairn_type_of(get(d.header, "max-tx")) == CAIRN_INT ? cairn_int_value(get(d.header, "max-tx")) : 0;
     last_instant = get(d.header, "max-tx-instant");
     cli_progress_start(&prog, c, "importing", d.n);

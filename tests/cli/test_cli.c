@@ -16,9 +16,9 @@
 
 static char *path_in(const char *name)
 {
-    static char buf[8][1024];
+    static char buf[32][1024];
     static int i;
-    char *p = buf[i++ % 8];
+    char *p = buf[i++ % 32];
     snprintf(p, sizeof buf[0], "%s/%s", test_tmpdir(), name);
     return p;
 }
