@@ -188,15 +188,15 @@ static void clear_candidates(void)
     ncandidates = 0;
 }
 
-/* ?variables in text. */
-static void add_variables(const char *text)
+/* ?variables in text, except the one at offset skip (the word being completed). */
+static void add_variables(const char *text, long skip)
 {
     for (const char *p = text; p && (p = strchr(p, '?')) != NULL;) {
         const char *q = p + 1;
         char buf[128];
         while (*q && !isspace((unsigned char)*q) && !strchr("()[]{}\",", *q))
             q++;
-        if (q - p > 1 && (size_t)(q - p) < sizeof buf) {
+        if (q - p > 1 && (size_t)(q - p) < sizeof buf && p - text != skip) {
             memcpy(buf, p, (size_t)(q - p));
             buf[q - p] = 0;
             add_candidate(buf);
@@ -237,8 +237,8 @@ static char **complete(const char *text, int start, int end)
         add_candidate(":avet");
     } else if (text[0] == '?') {
         if (sh && sh->pending)
-            add_variables(sh->pending);
-        add_variables(rl_line_buffer);
+            add_variables(sh->pending, -1);
+        add_variables(rl_line_buffer, start);
     } else if (start == 0 && !(sh && sh->pending)) {
         for (const cli_command *cmd = cli_commands; cmd->name; cmd++)
             add_candidate(cmd->name);
@@ -426,6 +426,7 @@ int cmd_shell(cli *c, int argc, char **argv)
         rl_readline_name = "cairn";
         rl_attempted_completion_function = complete;
         rl_basic_word_break_characters = " \t\n\"()[]{},";
+        rl_completer_word_break_characters = (char *)" \t\n\"()[]{},";
         stifle_history(1000);
         if (hist)
             read_history(hist);
