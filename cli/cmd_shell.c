@@ -6,7 +6,8 @@
  * `transact [{:name "Ada"}]`. A line that starts with an EDN form ([ or {) is
  * a query. Dot commands change the session: .open DB, .format, .limit,
  * .timing, .help, .quit. Input continues over lines until its brackets
- * balance, so a query can be typed (or pasted) over several lines.
+ * balance, so a query can be typed (or pasted) over several lines, and past
+ * a line that ends with a backslash (a query, then its other inputs).
  *
  * With a terminal on stdin the shell uses libedit: line editing, a history
  * kept in ~/.cairn_history (or $CAIRN_HISTORY), and tab completion of
@@ -268,7 +269,7 @@ static void shell_help(shell *sh)
         fprintf(o, "  %-36s %s\n", head, cmd->help);
     }
     fprintf(o, "A line starting with [ or { is a query: [:find ?e :where [?e :name]]\n"
-               "Input goes on over lines until the brackets balance.\n"
+               "Input goes on over lines until the brackets balance, and after a trailing \\.\n"
                "  .open DB                   open another database\n"
                "  .format edn|json|table     output format\n"
                "  .limit N|off               print at most N results\n"
@@ -442,9 +443,13 @@ int cmd_shell(cli *c, int argc, char **argv)
         free(line);
         if (open_depth(sh.pending) > 0)
             continue;
+        if (had + strlen(sh.pending + had) > 0 && sh.pending[strlen(sh.pending) - 1] == '\\') {
+            sh.pending[strlen(sh.pending) - 1] = ' ';  /* a trailing \ continues the entry */
+            continue;
+        }
         if (sh.interactive && sh.pending[strspn(sh.pending, " \t\n")])
             add_history(sh.pending);
-        if (sh.echo)
+        if (sh.echo && sh.pending[strspn(sh.pending, " \t\n")])
             fprintf(c->out, "cairn> %s\n", sh.pending);
         line = sh.pending;
         sh.pending = NULL;
