@@ -27,6 +27,9 @@ const char *cli_bin(void);
  */
 void cli_exec(cli_result *r, const char *cwd, const char *in, const char *const *argv);
 void cli_result_free(cli_result *r);
+/* Runs script with /bin/sh -c in cwd, with the cairn binary's directory
+ * first on PATH (so scripts say `cairn`). */
+void cli_sh(cli_result *r, const char *cwd, const char *script);
 
 /* cli_exec with arguments inline: CAIRN(&r, stdin, "datoms", db, ":eavt") */
 #define CAIRN(r, in, ...) cli_exec((r), NULL, (in), (const char *const[]){ __VA_ARGS__, NULL })

@@ -48,26 +48,44 @@ static void append(char **buf, size_t *len, const char *data, size_t n)
 /* The environment of the child: a private history file, no color. */
 static void child_env(void)
 {
-    char hist[PATH_MAX];
+    char hist[PATH_MAX], path[2 * PATH_MAX], *slash;
+    const char *old = getenv("PATH");
+    snprintf(path, sizeof path, "%s", cli_bin());
+    if ((slash = strrchr(path, '/')) != NULL)
+        snprintf(slash, sizeof path - (size_t)(slash - path), ":%s", old ? old : "/usr/bin:/bin");
+    setenv("PATH", path, 1);
     snprintf(hist, sizeof hist, "%s/.cairn_history", test_tmpdir());
     setenv("CAIRN_HISTORY", hist, 1);
     setenv("HOME", test_tmpdir(), 1);
     unsetenv("LS_COLORS");
 }
 
+static void run(cli_result *r, const char *cwd, const char *in, const char *prog, const char *const *args);
+
 void cli_exec(cli_result *r, const char *cwd, const char *in, const char *const *argv)
 {
-    int pin[2], pout[2], perr[2], status;
-    size_t in_len = in ? strlen(in) : 0, in_off = 0, out_len = 0, err_len = 0;
-    long deadline = now_ms() + 120000;
     const char *args[64];
-    pid_t pid;
     int n = 0;
-    memset(r, 0, sizeof *r);
     args[n++] = "cairn";
     for (; argv[n - 1] && n < 63; n++)
         args[n] = argv[n - 1];
     args[n] = NULL;
+    run(r, cwd, in, cli_bin(), args);
+}
+
+void cli_sh(cli_result *r, const char *cwd, const char *script)
+{
+    const char *args[] = { "sh", "-c", script, NULL };
+    run(r, cwd, NULL, "/bin/sh", args);
+}
+
+static void run(cli_result *r, const char *cwd, const char *in, const char *prog, const char *const *args)
+{
+    int pin[2], pout[2], perr[2], status;
+    size_t in_len = in ? strlen(in) : 0, in_off = 0, out_len = 0, err_len = 0;
+    long deadline = now_ms() + 120000;
+    pid_t pid;
+    memset(r, 0, sizeof *r);
     test_tmpdir();  /* made before the fork, so both sides agree */
     if (pipe(pin) || pipe(pout) || pipe(perr))
         test__fail(__FILE__, __LINE__, "pipe: %s", strerror(errno));
@@ -83,7 +101,7 @@ void cli_exec(cli_result *r, const char *cwd, const char *in, const char *const 
         child_env();
         if (cwd && chdir(cwd) != 0)
             _exit(126);
-        execv(cli_bin(), (char *const *)args);
+        execv(prog, (char *const *)args);
         _exit(127);
     }
     close(pin[0]);
@@ -104,7 +122,7 @@ void cli_exec(cli_result *r, const char *cwd, const char *in, const char *const 
         char buf[65536];
         if (now_ms() > deadline) {
             kill(pid, SIGKILL);
-            test__fail(__FILE__, __LINE__, "cairn %s took over 120 s", argv[0]);
+            test__fail(__FILE__, __LINE__, "%s %s took over 120 s", args[0], args[1] ? args[1] : "");
         }
         if (pout[0] >= 0)
             fds[nf++] = (struct pollfd){ pout[0], POLLIN, 0 };

@@ -1,0 +1,167 @@
+/* Every example in docs/cli.md runs, in order, in one empty directory, and
+ * prints what the page says (jq's man.test idea). In a ```sh block a line
+ * "$ cmd" is a command (continued while its single quotes are open, and over
+ * a <<'EOF' here-document); the lines after it are its standard output,
+ * where '*' matches any text and a line "..." any number of lines.
+ *
+ * Until the query engine and pull land, their commands (q, explain, pull,
+ * pull-many, entity) may instead fail with their one-line "not implemented"
+ * error; every other example must match. */
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "test.h"
+#include "cli/cli_run.h"
+
+static char *repo_path(const char *rel)
+{
+    static char path[1400];
+    snprintf(path, sizeof path, "%s", cli_bin());
+    for (int i = 0; i < 3; i++)
+        *strrchr(path, '/') = 0;
+    strcat(path, "/");
+    strcat(path, rel);
+    return path;
+}
+
+/* '*' matches any run of characters; everything else literally. */
+static int glob(const char *p, const char *s, size_t n)
+{
+    if (!*p)
+        return n == 0;
+    if (*p == '*') {
+        for (size_t k = 0; k <= n; k++)
+            if (glob(p + 1, s + k, n - k))
+                return 1;
+        return 0;
+    }
+    return n > 0 && *p == *s && glob(p + 1, s + 1, n - 1);
+}
+
+/* Lines of text (pointers into it; text is changed). */
+static size_t split_lines(char *text, char **lines, size_t cap)
+{
+    size_t n = 0;
+    char *p = text;
+    while (*p && n < cap) {
+        char *nl = strchr(p, '\n');
+        lines[n++] = p;
+        if (!nl)
+            break;
+        *nl = 0;
+        p = nl + 1;
+    }
+    return n;
+}
+
+/* want[i..] against got[j..]; "..." matches any number of lines. */
+static int match_lines(char **want, size_t nw, char **got, size_t ng)
+{
+    if (nw == 0)
+        return ng == 0;
+    if (!strcmp(want[0], "...")) {
+        for (size_t k = 0; k <= ng; k++)
+            if (match_lines(want + 1, nw - 1, got + k, ng - k))
+                return 1;
+        return 0;
+    }
+    return ng > 0 && glob(want[0], got[0], strlen(got[0])) && match_lines(want + 1, nw - 1, got + 1, ng - 1);
+}
+
+static int quotes_open(const char *s)
+{
+    int open = 0;
+    for (; *s; s++)
+        open ^= *s == '\'';
+    return open;
+}
+
+static int needs_engine(const char *cmd)
+{
+    static const char *const names[] = { "cairn q ", "cairn explain ", "cairn pull ", "cairn pull-many ",
+                                         "cairn entity " };
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+        if (strstr(cmd, names[i]))
+            return 1;
+    return 0;
+}
+
+static int run_example(const char *cmd, char **want, size_t nwant, int *skipped)
+{
+    cli_result r;
+    char *got[4096];
+    size_t ngot;
+    int ok;
+    cli_sh(&r, test_tmpdir(), cmd);
+    if (needs_engine(cmd) && r.status != 0 && strstr(r.err, "not implemented")) {
+        (*skipped)++;
+        cli_result_free(&r);
+        return 1;
+    }
+    {
+        /* a trailing newline ends the last line; it is not a line of its own */
+        size_t len = strlen(r.out);
+        if (len && r.out[len - 1] == '\n')
+            r.out[len - 1] = 0;
+        ngot = r.out[0] ? split_lines(r.out, got, 4096) : 0;
+    }
+    ok = match_lines(want, nwant, got, ngot);
+    if (!ok) {
+        fprintf(stderr, "docs/cli.md example failed: %s\n  exit %d, stderr: %s  want:\n", cmd, r.status, r.err);
+        for (size_t i = 0; i < nwant; i++)
+            fprintf(stderr, "    %s\n", want[i]);
+        fprintf(stderr, "  got:\n");
+        for (size_t i = 0; i < ngot; i++)
+            fprintf(stderr, "    %s\n", got[i]);
+    }
+    cli_result_free(&r);
+    return ok;
+}
+
+void test_cli_docs__every_example_in_cli_md_runs(void)
+{
+    char *doc = cli_slurp(repo_path("docs/cli.md"), NULL), *lines[8192];
+    size_t n, examples = 0;
+    int skipped = 0, in_block = 0;
+    char link[1500];
+    CHECK_MSG(doc != NULL, "no docs/cli.md");
+    /* the examples may read the demo files as cli/demo/... */
+    snprintf(link, sizeof link, "%s/cli", test_tmpdir());
+    CHECK_EQ(symlink(repo_path("cli"), link), 0);
+    n = split_lines(doc, lines, 8192);
+    for (size_t i = 0; i < n; i++) {
+        if (!strncmp(lines[i], "```", 3)) {
+            in_block = !in_block && !strcmp(lines[i], "```sh");
+            continue;
+        }
+        if (!in_block || strncmp(lines[i], "$ ", 2))
+            continue;
+        {
+            size_t cap = 1 << 16, len = 0, first_out;
+            char *cmd = malloc(cap), *want[256];
+            size_t nwant = 0;
+            len += (size_t)snprintf(cmd, cap, "%s", lines[i] + 2);
+            while ((quotes_open(cmd) || strstr(cmd, "<<'EOF'")) && i + 1 < n) {
+                int heredoc = strstr(cmd, "<<'EOF'") != NULL;
+                len += (size_t)snprintf(cmd + len, cap - len, "\n%s", lines[++i]);
+                if (heredoc && !strcmp(lines[i], "EOF"))
+                    break;
+            }
+            first_out = i + 1;
+            while (first_out + nwant < n && strncmp(lines[first_out + nwant], "$ ", 2) &&
+                   strncmp(lines[first_out + nwant], "```", 3) && nwant < 256) {
+                want[nwant] = lines[first_out + nwant];
+                nwant++;
+            }
+            CHECK_MSG(run_example(cmd, want, nwant, &skipped), "example %zu of docs/cli.md differs (see above)",
+                      examples + 1);
+            i = first_out + nwant - 1;
+            examples++;
+            free(cmd);
+        }
+    }
+    CHECK(examples >= 40);
+    if (skipped)
+        fprintf(stderr, "%d examples wait for the query engine or pull\n", skipped);
+    free(doc);
+}
