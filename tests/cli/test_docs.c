@@ -165,3 +165,80 @@ void test_cli_docs__every_example_in_cli_md_runs(void)
         fprintf(stderr, "%d examples wait for the query engine or pull\n", skipped);
     free(doc);
 }
+
+/* Every command of `cairn help` has a section in docs/cli.md and an entry in
+ * docs/cairn.1; the man page renders without warnings; its examples are
+ * among the ones the test above runs. */
+void test_cli_docs__man_page_and_manual_cover_every_command(void)
+{
+    char *md = cli_slurp(repo_path("docs/cli.md"), NULL), *man = cli_slurp(repo_path("docs/cairn.1"), NULL);
+    char *lines[512], cmd[1600];
+    size_t n;
+    int in_commands = 0, commands = 0;
+    cli_result r;
+    CHECK(md != NULL && man != NULL);
+    CAIRN(&r, NULL, "help");
+    CHECK_EQ(r.status, 0);
+    n = split_lines(r.out, lines, 512);
+    for (size_t i = 0; i < n; i++) {
+        char name[64], heading[80], man_name[80];
+        const char *p;
+        size_t k = 0;
+        if (!strcmp(lines[i], "commands:")) {
+            in_commands = 1;
+            continue;
+        }
+        if (!in_commands || strncmp(lines[i], "  ", 2))
+            in_commands = in_commands && lines[i][0];
+        if (!in_commands || lines[i][0] != ' ')
+            continue;
+        for (p = lines[i] + 2; *p && *p != ' ' && k + 1 < sizeof name; p++)
+            name[k++] = *p;
+        name[k] = 0;
+        commands++;
+        /* a "### name..." heading, or the name in one with others */
+        snprintf(heading, sizeof heading, "### %s", name);
+        CHECK_MSG(strstr(md, heading) || strstr(md, name), "docs/cli.md lacks %s", name);
+        {
+            char *h = md, *found = NULL;
+            while ((h = strstr(h, "\n### ")) != NULL && !found) {
+                char *eol = strchr(h + 1, '\n');
+                char *w = strstr(h, name);
+                if (w && eol && w < eol)
+                    found = w;
+                h++;
+            }
+            CHECK_MSG(found || !strcmp(name, "help") || !strcmp(name, "version"),
+                      "docs/cli.md has no ### section for %s", name);
+        }
+        k = 0;
+        for (p = name; *p && k + 3 < sizeof man_name; p++) {
+            if (*p == '-')
+                man_name[k++] = '\\';
+            man_name[k++] = *p;
+        }
+        man_name[k] = 0;
+        CHECK_MSG(strstr(man, man_name) != NULL, "docs/cairn.1 lacks %s", name);
+    }
+    CHECK(commands >= 20);
+    cli_result_free(&r);
+    /* examples of the man page are run as part of docs/cli.md */
+    n = split_lines(man, lines, 512);
+    for (size_t i = 0; i < n; i++) {
+        char ex[1200];
+        size_t k = 0;
+        if (strncmp(lines[i], "$ cairn ", 8))
+            continue;
+        for (const char *p = lines[i]; *p && k + 1 < sizeof ex; p++)
+            if (!(p[0] == '\\' && p[1] == '-'))
+                ex[k++] = *p;
+        ex[k] = 0;
+        CHECK_MSG(strstr(md, ex) != NULL, "man page example not in docs/cli.md: %s", ex);
+    }
+    snprintf(cmd, sizeof cmd, "groff -man -Tutf8 -ww -z %s 2>&1", repo_path("docs/cairn.1"));
+    cli_sh(&r, NULL, cmd);
+    CHECK_MSG(r.status == 0 && r.out[0] == 0, "groff: %s %s", r.out, r.err);
+    cli_result_free(&r);
+    free(md);
+    free(man);
+}
