@@ -13,7 +13,7 @@ job=${1:-build}
 pkgs="gcc make pkg-config libc6-dev liblmdb-dev libsqlite3-dev libssl-dev libzstd-dev libedit-dev"
 case "$job" in
     build|run) ;;
-    test)  pkgs="$pkgs clang libclang-rt-14-dev procps" ;;
+    test)  pkgs="$pkgs clang libclang-rt-14-dev procps groff-base" ;;
     fuzz)  pkgs="$pkgs clang libclang-rt-14-dev" ;;
     bench) pkgs="$pkgs nodejs gnuplot-nox procps"
            # nodesource's nodejs ships npm itself and conflicts with Debian's npm
