@@ -342,9 +342,11 @@ static void bench_round_trip(long n)
     cli_result r;
     load_people(src, n);
     run_ok(NULL, (const char *const[]){ "export", src, out, NULL });
-    cli_exec(&r, NULL, NULL, (const char *const[]){ "import", dst, out, NULL });
+    cli_exec(&r, NULL, NULL, (const char *const[]){ "import", "--progress", dst, out, NULL });
     ok(&r);
     CHECK(strstr(r.out, ":max-eid ") != NULL);
+    /* the bar, forced on although stderr is a pipe; it ends at 100% */
+    CHECK_MSG(strstr(r.err, "\rimporting [") && strstr(r.err, "] 100% "), "%s", r.err);
     cli_result_free(&r);
     same_datoms(src, dst);
     run_ok(NULL, (const char *const[]){ "export", dst, out2, NULL });
