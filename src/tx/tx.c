@@ -1652,12 +1652,16 @@ int cairn_tx_apply(cairn_tx_out *out, const cairn_db *db, int64_t tx, cairn_val 
     s.max_eid = db->max_eid;
     s.slot_keys = s.owned = s.touched = s.schema_touched = s.tx_keys = cairn_nil();
     cairn_txstate_init(&s.st, db);
-    if (!s.tx)
-        return cairn_error_set(err, CAIRN_ELIMIT, ":transact/limit", "transaction ids exhausted");
-    if (tx && (!cairn_id_is_tx(tx) || tx <= db->max_tx))
-        return cairn_error_set(err, CAIRN_EINVALID, ":transact/tx-id",
-                               "transaction id %lld must be a transaction id above the last one (%lld)",
-                               (long long)tx, (long long)db->max_tx);
+    if (!s.tx) {
+        rc = cairn_error_set(err, CAIRN_ELIMIT, ":transact/limit", "transaction ids exhausted");
+        goto done;
+    }
+    if (tx && (!cairn_id_is_tx(tx) || tx <= db->max_tx)) {
+        rc = cairn_error_set(err, CAIRN_EINVALID, ":transact/tx-id",
+                             "transaction id %lld must be a transaction id above the last one (%lld)",
+                             (long long)tx, (long long)db->max_tx);
+        goto done;
+    }
     if ((rc = cairn_map_new(&s.slot_keys, 16)) < 0 || (rc = cairn_vector_new(&s.owned, 4)) < 0 ||
         (rc = cairn_set_new(&s.touched, 16)) < 0 || (rc = cairn_set_new(&s.schema_touched, 4)) < 0 ||
         (rc = cairn_set_new(&s.tx_keys, 1)) < 0)
