@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -69,6 +70,8 @@ int cli_arg_text(cli *c, const char *arg, char **text_out, size_t *len_out, int 
     }
     if (ends_with(path, ".json"))
         *json_out = 1;
+    if (!strcmp(path, "-") && isatty(0) && !c->in_shell)
+        fputs("cairn: reading data from standard input (end it with Ctrl-D)\n", stderr);
     if (!(*text_out = cli_read_file(path, len_out)))
         return cli_failf(c, ":cli/file", "cannot read %s: %s", strcmp(path, "-") ? path : "standard input",
                          strerror(errno));

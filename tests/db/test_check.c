@@ -140,8 +140,10 @@ void test_db_check__log_walks_commits_through_parents(void)
     CHECK_OK(cairn_conn_db(&db, conn, NULL));
     for (;;) {
         cairn_val parents;
+        cairn_val id = cairn_db_commit_id(db);
         txs[n++] = cairn_db_max_tx(db);
-        CHECK(cairn_type_of(cairn_db_commit_id(db)) == CAIRN_UUID);
+        CHECK(cairn_type_of(id) == CAIRN_UUID);
+        cairn_release(id);
         CHECK_OK(cairn_db_parent_commit_ids(&parents, db, NULL));
         if (cairn_count(parents) == 0) {
             cairn_release(parents);
