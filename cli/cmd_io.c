@@ -416,6 +416,50 @@ static cairn_val computed_attrs(cairn_conn *conn, const dump *d)
     return set;
 }
 
+/*
+ * Before anything is written: under schema-on-write every attribute the
+ * records use must be in the target's schema, be defined by the records
+ * themselves, or be one of the built-in :db/... attributes. Otherwise the
+ * import would stop halfway, and an existing (empty) target would keep the
+ * transactions replayed so far.
+ */
+static int check_attributes(cairn_conn *conn, const dump *d, cairn_error *err)
+{
+    cairn_db *db;
+    cairn_val schema = cairn_nil(), cfg = cairn_nil(), defined, ident = cli_kw("db/ident");
+    int rc = cairn_conn_db(&db, conn, err), read_flex = 0;
+    if (rc < 0)
+        return rc;
+    if ((rc = cairn_db_schema(&schema, db, err)) == 0 && (rc = cairn_db_config(&cfg, db, err)) == 0)
+        read_flex = cairn_equal(get(cfg, "schema-flexibility"), cli_kw("read"));
+    cairn_db_release(db);
+    cli_check_oom(cairn_set_new(&defined, 16));
+    for (size_t i = 0; rc == 0 && i < cairn_count(schema); i++)
+        cli_check_oom(cairn_coll_push(&defined, cairn_map_key_get(schema, i)));
+    for (size_t i = 0; rc == 0 && i < d->n; i++) {
+        int r2;
+        if (!cairn_equal(d->recs[i].a, ident) || cairn_type_of(d->recs[i].v) != CAIRN_KEYWORD)
+            continue;
+        r2 = cairn_coll_push(&defined, d->recs[i].v);
+        if (r2 != CAIRN_EEXISTS)
+            cli_check_oom(r2);
+    }
+    for (size_t i = 0; rc == 0 && !read_flex && i < d->n; i++) {
+        size_t ns_len = 0;
+        const char *ns = cairn_namespace_get(d->recs[i].a, &ns_len);
+        if (cairn_set_contains(defined, d->recs[i].a) ||
+            (ns && ns_len >= 2 && !strncmp(ns, "db", 2) && (ns_len == 2 || ns[2] == '.')))
+            continue;
+        rc = cli_seterr(err, CAIRN_EINVALID, ":import/config-mismatch",
+                        "attribute :%s is neither in the target's schema nor defined by the import",
+                        cairn_ident_get(d->recs[i].a, NULL));
+    }
+    cairn_release(defined);
+    cairn_release(schema);
+    cairn_release(cfg);
+    return rc;
+}
+
 /* Transacts recs[0..n) (one transaction) under its id. */
 static int replay_tx(cairn_conn *conn, const record *recs, size_t n, cairn_val computed, cairn_val last_instant,
                      cairn_error *err)
@@ -503,6 +547,14 @@ int cmd_import(cli *c, int argc, char **argv)
         if (created)
             delete_target(argv[0]);
         return cli_fail(c, &err);
+    }
+    if ((rc = check_attributes(conn, &d, &err)) < 0) {
+        dump_dispose(&d);
+        cli_check_oom(rc);
+        rc = cli_fail(c, &err);
+        if (created)
+            delete_target(argv[0]);
+        return rc;
     }
     computed = computed_attrs(conn, &d);
     max_tx = cairn_type_of(get(d.header, "max-tx")) == CAIRN_INT ? cairn_int_value(get(d.header, "max-tx")) : 0;

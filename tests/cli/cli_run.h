@@ -52,6 +52,13 @@ size_t cli_pty_expect(cli_pty *p, size_t from, const char *want, int timeout_ms)
 /* Waits for the child to exit; its status. */
 int cli_pty_finish(cli_pty *p);
 
+/* test_tmpdir()/name (one of 32 rotating buffers). */
+char *cli_path(const char *name);
+/* Checks that r exited 0 (its stderr goes into the failure message). */
+void cli_check_ok(const cli_result *r);
+/* Checks that r failed with this exit status and one error line holding keyword. */
+void cli_check_fails(const cli_result *r, int status, const char *keyword);
+
 /* Reads a whole file (malloc'd, NUL-terminated) or NULL. */
 char *cli_slurp(const char *path, size_t *len_out);
 

@@ -14,44 +14,22 @@
     " {:db/ident :age :db/valueType :db.type/long :db/cardinality :db.cardinality/one :db/index true}"        \
     " {:db/ident :friend :db/valueType :db.type/ref :db/cardinality :db.cardinality/many}]"
 
-static char *path_in(const char *name)
-{
-    static char buf[32][1024];
-    static int i;
-    char *p = buf[i++ % 32];
-    snprintf(p, sizeof buf[0], "%s/%s", test_tmpdir(), name);
-    return p;
-}
-
-static void ok(cli_result *r)
-{
-    CHECK_MSG(r->status == 0, "exit %d, stderr: %s", r->status, r->err);
-}
-
-/* A failed command: exit status, one line on stderr with the keyword. */
-static void fails_with(cli_result *r, int status, const char *keyword)
-{
-    CHECK_MSG(r->status == status, "exit %d (want %d), stderr: %s", r->status, status, r->err);
-    CHECK_MSG(strstr(r->err, keyword) != NULL, "stderr lacks %s: %s", keyword, r->err);
-    CHECK_MSG(strchr(r->err, '\n') == r->err + strlen(r->err) - 1, "more than one error line: %s", r->err);
-}
-
 /* A database "db" with the schema, Ada 36 and Alan 41, then Ada 37. */
 static const char *people_db(void)
 {
-    const char *db = path_in("db");
+    const char *db = cli_path("db");
     cli_result r;
     CAIRN(&r, NULL, "create", db);
-    ok(&r);
+    cli_check_ok(&r);
     cli_result_free(&r);
     CAIRN(&r, NULL, "transact", db, SCHEMA);
-    ok(&r);
+    cli_check_ok(&r);
     cli_result_free(&r);
     CAIRN(&r, NULL, "transact", db, "[{:name \"Ada\" :age 36} {:name \"Alan\" :age 41 :friend [[:name \"Ada\"]]}]");
-    ok(&r);
+    cli_check_ok(&r);
     cli_result_free(&r);
     CAIRN(&r, NULL, "transact", db, "[{:name \"Ada\" :age 37}]");
-    ok(&r);
+    cli_check_ok(&r);
     cli_result_free(&r);
     return db;
 }
@@ -63,7 +41,7 @@ static void answers_or_not_implemented(cli_result *r, const char *want, const ch
     if (r->status == 0) {
         CHECK_MSG(strstr(r->out, want) != NULL, "output lacks %s:\n%s", want, r->out);
     } else {
-        fails_with(r, 1, keyword);
+        cli_check_fails(r, 1, keyword);
         CHECK(strstr(r->err, "not implemented") != NULL);
     }
 }
@@ -82,31 +60,31 @@ void test_cli_cli__help_version_and_usage_errors(void)
 {
     cli_result r;
     CAIRN(&r, NULL, "help");
-    ok(&r);
+    cli_check_ok(&r);
     CHECK(strstr(r.out, "transact DB") && strstr(r.out, "asof:T:") && strstr(r.out, "--format"));
     cli_result_free(&r);
     CAIRN(&r, NULL, "--version");
-    ok(&r);
+    cli_check_ok(&r);
     CHECK(!strncmp(r.out, "cairn ", 6));
     cli_result_free(&r);
     CAIRN(&r, NULL, "help", "datoms");
-    ok(&r);
+    cli_check_ok(&r);
     CHECK(strstr(r.out, "usage: cairn datoms DB INDEX") != NULL);
     cli_result_free(&r);
     CAIRN(&r, NULL, "frobnicate");
-    fails_with(&r, 2, "unknown command 'frobnicate'");
+    cli_check_fails(&r, 2, "unknown command 'frobnicate'");
     cli_result_free(&r);
     CAIRN(&r, NULL, "schema", "--colour");
-    fails_with(&r, 2, "unknown option '--colour'");
+    cli_check_fails(&r, 2, "unknown option '--colour'");
     cli_result_free(&r);
     CAIRN(&r, NULL, "--format", "yaml", "schema", "x");
-    fails_with(&r, 2, "unknown format 'yaml'");
+    cli_check_fails(&r, 2, "unknown format 'yaml'");
     cli_result_free(&r);
     CAIRN(&r, NULL, "transact");
-    fails_with(&r, 2, "usage: cairn transact DB");
+    cli_check_fails(&r, 2, "usage: cairn transact DB");
     cli_result_free(&r);
     CAIRN(&r, NULL, "--limit", "-3", "schema", "x");
-    fails_with(&r, 2, "--limit");
+    cli_check_fails(&r, 2, "--limit");
     cli_result_free(&r);
     cli_exec(&r, NULL, NULL, (const char *const[]){ NULL });
     CHECK_EQ(r.status, 2);
@@ -115,79 +93,79 @@ void test_cli_cli__help_version_and_usage_errors(void)
 
 void test_cli_cli__create_exists_delete(void)
 {
-    const char *db = path_in("fresh");
+    const char *db = cli_path("fresh");
     struct stat st;
     cli_result r;
     CAIRN(&r, NULL, "exists", db);
-    ok(&r);
+    cli_check_ok(&r);
     CHECK_STR(r.out, "false\n");
     CHECK(stat(db, &st) != 0);  /* asking did not create it */
     cli_result_free(&r);
     CAIRN(&r, NULL, "create", db);
-    ok(&r);
+    cli_check_ok(&r);
     CHECK(strstr(r.out, ":backend :file") != NULL);
     cli_result_free(&r);
     CAIRN(&r, NULL, "exists", db);
-    ok(&r);
+    cli_check_ok(&r);
     CHECK_STR(r.out, "true\n");
     cli_result_free(&r);
     CAIRN(&r, NULL, "create", db);
-    fails_with(&r, 1, ":db-already-exists");
+    cli_check_fails(&r, 1, ":db-already-exists");
     cli_result_free(&r);
     CAIRN(&r, NULL, "delete", db);
-    ok(&r);
+    cli_check_ok(&r);
     cli_result_free(&r);
     CAIRN(&r, NULL, "exists", db);
     CHECK_STR(r.out, "false\n");
     cli_result_free(&r);
-    CAIRN(&r, NULL, "delete", path_in("never-was"));
-    ok(&r);
+    CAIRN(&r, NULL, "delete", cli_path("never-was"));
+    cli_check_ok(&r);
     cli_result_free(&r);
     /* a directory that holds something else is not taken over */
-    mkdir(path_in("other"), 0700);
-    fclose(fopen(path_in("other/notes.txt"), "w"));
-    CAIRN(&r, NULL, "create", path_in("other"));
-    fails_with(&r, 1, "holds no cairn store");
+    mkdir(cli_path("other"), 0700);
+    fclose(fopen(cli_path("other/notes.txt"), "w"));
+    CAIRN(&r, NULL, "create", cli_path("other"));
+    cli_check_fails(&r, 1, "holds no cairn store");
     cli_result_free(&r);
 }
 
 void test_cli_cli__config_files_inline_configs_and_relative_paths(void)
 {
-    const char *cfg = path_in("db.edn");
+    const char *cfg = cli_path("db.edn");
     FILE *f = fopen(cfg, "w");
     cli_result r;
     fputs("{:store {:backend :file :path \"data/people\"} :keep-history? false :schema-flexibility :read}\n", f);
     fclose(f);
     CAIRN(&r, NULL, "create", cfg);
-    ok(&r);
+    cli_check_ok(&r);
     cli_result_free(&r);
     /* the relative :path is taken relative to the config file */
-    CAIRN(&r, NULL, "exists", path_in("data/people"));
+    CAIRN(&r, NULL, "exists", cli_path("data/people"));
     CHECK_STR(r.out, "true\n");
     cli_result_free(&r);
     CAIRN(&r, NULL, "transact", cfg, "[{:anything \"goes\"}]");
-    ok(&r);
+    cli_check_ok(&r);
     cli_result_free(&r);
-    CAIRN(&r, NULL, "datoms", path_in("data/people"), ":aevt", ":anything");
-    ok(&r);
+    CAIRN(&r, NULL, "datoms", cli_path("data/people"), ":aevt", ":anything");
+    cli_check_ok(&r);
     CHECK_STR(r.out, "#datahike/Datom [1 :anything \"goes\" 536870913 true]\n");
     cli_result_free(&r);
     CAIRN(&r, NULL, "history", cfg);
-    fails_with(&r, 1, ":temporal/history-off");
+    cli_check_fails(&r, 1, ":temporal/history-off");
     cli_result_free(&r);
-    CAIRN(&r, NULL, "exists", path_in("missing.edn"));
-    fails_with(&r, 1, "no config file");
+    CAIRN(&r, NULL, "exists", cli_path("missing.edn"));
+    cli_check_fails(&r, 1, "no config file");
     cli_result_free(&r);
     CAIRN(&r, NULL, "create", "{:store {:backend :file}}");
-    fails_with(&r, 1, ":path");
+    cli_check_fails(&r, 1, ":path");
     cli_result_free(&r);
     {
         char inline_cfg[1200];
-        snprintf(inline_cfg, sizeof inline_cfg, "{:store {:backend :file :path \"%s\"}}", path_in("inline"));
+        snprintf(inline_cfg, sizeof inline_cfg, "{:store {:backend :file :path \"%s\"}}", cli_path("inline"));
         CAIRN(&r, NULL, "create", inline_cfg);
-        ok(&r);
+        cli_check_ok(&r);
         cli_result_free(&r);
-        CAIRN(&r, NULL, "exists", path_in("inline"));
+        CAIRN(&r, NULL, "exists", cli_path("inline"));
         CHECK_STR(r.out, "true\n");
         cli_result_free(&r);
     }
@@ -197,7 +175,7 @@ void test_cli_cli__config_files_inline_configs_and_relative_paths(void)
 
 void test_cli_cli__transact_from_argument_file_stdin_and_json(void)
 {
-    const char *db = people_db(), *file = path_in("tx.edn"), *json = path_in("tx.json");
+    const char *db = people_db(), *file = cli_path("tx.edn"), *json = cli_path("tx.json");
     FILE *f;
     cli_result r;
     f = fopen(file, "w");
@@ -211,12 +189,12 @@ void test_cli_cli__transact_from_argument_file_stdin_and_json(void)
         snprintf(at, sizeof at, "@%s", file);
         CAIRN(&r, NULL, "transact", db, at);
     }
-    ok(&r);
+    cli_check_ok(&r);
     CHECK(strstr(r.out, ":tx-data [#datahike/Datom [6 :name \"Grace\" 536870916 true]") != NULL);
     CHECK(strstr(r.out, ":tempids {") && strstr(r.out, ":db/commitId #uuid"));
     cli_result_free(&r);
     CAIRN(&r, "[{:name \"Barbara\" :age 51}]", "transact", db);
-    ok(&r);
+    cli_check_ok(&r);
     CHECK(strstr(r.out, "[7 :name \"Barbara\" 536870917 true]") != NULL);
     cli_result_free(&r);
     {
@@ -224,22 +202,22 @@ void test_cli_cli__transact_from_argument_file_stdin_and_json(void)
         snprintf(at, sizeof at, "@%s", json);
         CAIRN(&r, NULL, "transact", db, at);
     }
-    ok(&r);
+    cli_check_ok(&r);
     CHECK(strstr(r.out, "[8 :name \"Linus\" 536870918 true]") != NULL);
     cli_result_free(&r);
     /* JSON is also recognised without a hint when it is not EDN */
     CAIRN(&r, NULL, "--format", "json", "transact", db, "[{\"name\": \"Ken\"}]");
-    ok(&r);
+    cli_check_ok(&r);
     CHECK(strstr(r.out, "\"tx-data\":[[9,[\"!kw\",\"name\"],\"Ken\",536870919,true]") != NULL);
     cli_result_free(&r);
     /* tx metadata and an explicit instant */
     CAIRN(&r, NULL, "transact", db,
           "{:tx-data [{:name \"Edsger\"}] :tx-meta {:db/txInstant #inst \"2030-01-01T00:00:00.000-00:00\"}}");
-    ok(&r);
+    cli_check_ok(&r);
     CHECK(strstr(r.out, ":db/txInstant #inst \"2030-01-01T00:00:00.000-00:00\"") != NULL);
     cli_result_free(&r);
     CAIRN(&r, NULL, "--table", "transact", db, "[{:name \"Niklaus\"}]");
-    ok(&r);
+    cli_check_ok(&r);
     CHECK(!strncmp(r.out, "e  ", 3) && strstr(r.out, "  added\n") && strstr(r.out, "Niklaus") && strstr(r.out, "(2 rows)"));
     cli_result_free(&r);
 }
@@ -249,27 +227,27 @@ void test_cli_cli__transact_errors_leave_the_store_unchanged(void)
     const char *db = people_db();
     cli_result r, before, after;
     CAIRN(&before, NULL, "log", db);
-    ok(&before);
+    cli_check_ok(&before);
     CAIRN(&r, NULL, "transact", db, "[{:name \"Ada\" :age");
-    fails_with(&r, 1, ":edn/");
+    cli_check_fails(&r, 1, ":edn/");
     cli_result_free(&r);
     CAIRN(&r, NULL, "transact", db, "[{:nickname \"Ada\"}]");
-    fails_with(&r, 1, ":transact/schema");
+    cli_check_fails(&r, 1, ":transact/schema");
     cli_result_free(&r);
     CAIRN(&r, NULL, "transact", db, "[{:name \"Zed\" :age \"old\"}]");
-    fails_with(&r, 1, ":transact/schema");
+    cli_check_fails(&r, 1, ":transact/schema");
     cli_result_free(&r);
     CAIRN(&r, NULL, "transact", db, "{:name \"Ada\"}");
-    fails_with(&r, 1, ":transact/syntax");
+    cli_check_fails(&r, 1, ":transact/syntax");
     cli_result_free(&r);
     CAIRN(&r, NULL, "transact", db, "@/nonexistent/tx.edn");
-    fails_with(&r, 1, ":cli/file");
+    cli_check_fails(&r, 1, ":cli/file");
     cli_result_free(&r);
     {
         char hist[1100];
         snprintf(hist, sizeof hist, "history:%s", db);
         CAIRN(&r, NULL, "transact", hist, "[{:name \"Zed\"}]");
-        fails_with(&r, 1, ":cli/database");
+        cli_check_fails(&r, 1, ":cli/database");
         cli_result_free(&r);
     }
     CAIRN(&after, NULL, "log", db);
@@ -277,10 +255,10 @@ void test_cli_cli__transact_errors_leave_the_store_unchanged(void)
     cli_result_free(&before);
     cli_result_free(&after);
     /* a database that is not there is not created by a write to it */
-    CAIRN(&r, NULL, "transact", path_in("nowhere"), "[{:name \"Zed\"}]");
-    fails_with(&r, 1, ":db-does-not-exist");
+    CAIRN(&r, NULL, "transact", cli_path("nowhere"), "[{:name \"Zed\"}]");
+    cli_check_fails(&r, 1, ":db-does-not-exist");
     cli_result_free(&r);
-    CAIRN(&r, NULL, "exists", path_in("nowhere"));
+    CAIRN(&r, NULL, "exists", cli_path("nowhere"));
     CHECK_STR(r.out, "false\n");
     cli_result_free(&r);
 }
@@ -292,32 +270,32 @@ void test_cli_cli__datoms_in_every_index_and_format(void)
     const char *db = people_db();
     cli_result r;
     CAIRN(&r, NULL, "datoms", db, ":eavt", "4");
-    ok(&r);
+    cli_check_ok(&r);
     CHECK_STR(r.out, "#datahike/Datom [4 :name \"Ada\" 536870914 true]\n"
                      "#datahike/Datom [4 :age 37 536870915 true]\n");
     cli_result_free(&r);
     CAIRN(&r, NULL, "datoms", db, "aevt", ":age");
-    ok(&r);
+    cli_check_ok(&r);
     CHECK_EQ(count_lines(r.out), 2);
     cli_result_free(&r);
     CAIRN(&r, NULL, "datoms", db, ":avet", ":name", "\"Alan\"");
-    ok(&r);
+    cli_check_ok(&r);
     CHECK_STR(r.out, "#datahike/Datom [5 :name \"Alan\" 536870914 true]\n");
     cli_result_free(&r);
     CAIRN(&r, NULL, "datoms", db, ":eavt", "[:name \"Alan\"]", ":friend");
-    ok(&r);
+    cli_check_ok(&r);
     CHECK_STR(r.out, "#datahike/Datom [5 :friend 4 536870914 true]\n");
     cli_result_free(&r);
     CAIRN(&r, NULL, "--limit", "2", "datoms", db, ":eavt");
-    ok(&r);
+    cli_check_ok(&r);
     CHECK_EQ(count_lines(r.out), 2);
     cli_result_free(&r);
     CAIRN(&r, NULL, "-f", "json", "datoms", db, ":eavt", "4", ":age");
-    ok(&r);
+    cli_check_ok(&r);
     CHECK_STR(r.out, "[4,[\"!kw\",\"age\"],37,536870915,true]\n");
     cli_result_free(&r);
     CAIRN(&r, NULL, "--format=table", "datoms", db, ":aevt", ":name");
-    ok(&r);
+    cli_check_ok(&r);
     CHECK_STR(r.out, "e  a      v     tx         added\n"
                      "-  -----  ----  ---------  -----\n"
                      "4  :name  Ada   536870914  true\n"
@@ -325,7 +303,7 @@ void test_cli_cli__datoms_in_every_index_and_format(void)
                      "(2 rows)\n");
     cli_result_free(&r);
     CAIRN(&r, NULL, "datoms", db, ":vaet");
-    fails_with(&r, 1, ":datoms/index");
+    cli_check_fails(&r, 1, ":datoms/index");
     cli_result_free(&r);
     CAIRN(&r, NULL, "datoms", db, ":eavt", "1", "2", "3", "4", "5");
     CHECK_EQ(r.status, 2);
@@ -337,23 +315,23 @@ void test_cli_cli__seek_rseek_and_index_range(void)
     const char *db = people_db();
     cli_result r;
     CAIRN(&r, NULL, "seek-datoms", db, ":avet", ":age", "40");
-    ok(&r);
+    cli_check_ok(&r);
     CHECK(!strncmp(r.out, "#datahike/Datom [5 :age 41 536870914 true]\n", 43));
     cli_result_free(&r);
     CAIRN(&r, NULL, "--limit", "1", "rseek-datoms", db, ":avet", ":age", "40");
-    ok(&r);
+    cli_check_ok(&r);
     CHECK_STR(r.out, "#datahike/Datom [4 :age 37 536870915 true]\n");
     cli_result_free(&r);
     CAIRN(&r, NULL, "index-range", db, ":age", "30", "40");
-    ok(&r);
+    cli_check_ok(&r);
     CHECK_STR(r.out, "#datahike/Datom [4 :age 37 536870915 true]\n");
     cli_result_free(&r);
     CAIRN(&r, NULL, "index-range", db, ":age", "nil", "nil");
-    ok(&r);
+    cli_check_ok(&r);
     CHECK_EQ(count_lines(r.out), 2);
     cli_result_free(&r);
     CAIRN(&r, NULL, "index-range", db, ":friend2", "1", "2");
-    fails_with(&r, 1, ":index-range/attribute");
+    cli_check_fails(&r, 1, ":index-range/attribute");
     cli_result_free(&r);
 }
 
@@ -364,39 +342,39 @@ void test_cli_cli__views_history_asof_since(void)
     cli_result r;
     snprintf(spec, sizeof spec, "asof:536870914:%s", db);
     CAIRN(&r, NULL, "datoms", spec, ":eavt", "4", ":age");
-    ok(&r);
+    cli_check_ok(&r);
     CHECK_STR(r.out, "#datahike/Datom [4 :age 36 536870914 true]\n");
     cli_result_free(&r);
     snprintf(spec, sizeof spec, "since:536870914:%s", db);
     CAIRN(&r, NULL, "datoms", spec, ":aevt", ":age");
-    ok(&r);
+    cli_check_ok(&r);
     CHECK_STR(r.out, "#datahike/Datom [4 :age 37 536870915 true]\n");
     cli_result_free(&r);
     snprintf(spec, sizeof spec, "history:%s", db);
     CAIRN(&r, NULL, "datoms", spec, ":eavt", "4", ":age");
-    ok(&r);
+    cli_check_ok(&r);
     CHECK_STR(r.out, "#datahike/Datom [4 :age 36 536870914 true]\n"
                      "#datahike/Datom [4 :age 36 536870915 false]\n"
                      "#datahike/Datom [4 :age 37 536870915 true]\n");
     cli_result_free(&r);
     snprintf(spec, sizeof spec, "asof:2001-01-01:%s", db);
     CAIRN(&r, NULL, "datoms", spec, ":aevt", ":name");
-    ok(&r);
+    cli_check_ok(&r);
     CHECK_STR(r.out, "");  /* before any transaction */
     cli_result_free(&r);
     snprintf(spec, sizeof spec, "asof:yesterday:%s", db);
     CAIRN(&r, NULL, "datoms", spec, ":eavt");
-    fails_with(&r, 1, ":cli/time-point");
+    cli_check_fails(&r, 1, ":cli/time-point");
     cli_result_free(&r);
     CAIRN(&r, NULL, "history", db, "[:name \"Ada\"]");
-    ok(&r);
+    cli_check_ok(&r);
     CHECK_STR(r.out, "#datahike/Datom [4 :name \"Ada\" 536870914 true]\n"
                      "#datahike/Datom [4 :age 36 536870914 true]\n"
                      "#datahike/Datom [4 :age 36 536870915 false]\n"
                      "#datahike/Datom [4 :age 37 536870915 true]\n");
     cli_result_free(&r);
     CAIRN(&r, NULL, "--table", "history", db, "4", ":age");
-    ok(&r);
+    cli_check_ok(&r);
     CHECK(strstr(r.out, "tx         instant") && strstr(r.out, "536870915  20") && strstr(r.out, "  -\n") &&
           strstr(r.out, "(3 rows)"));
     cli_result_free(&r);
@@ -407,14 +385,14 @@ void test_cli_cli__log_lists_commits_newest_first(void)
     const char *db = people_db();
     cli_result r;
     CAIRN(&r, NULL, "log", db);
-    ok(&r);
+    cli_check_ok(&r);
     CHECK_EQ(count_lines(r.out), 4);  /* create, schema, people, Ada's birthday */
     CHECK(!strncmp(r.out, "{:commit-id #uuid \"", 19));
     CHECK(strstr(r.out, ":max-tx 536870915, :txs 1, :instant #inst") != NULL);
     CHECK(strstr(r.out, ":max-tx 536870912, :txs 0, :instant nil, :datoms 0, :parents #{}}\n") != NULL);
     cli_result_free(&r);
     CAIRN(&r, NULL, "--limit", "1", "--table", "log", db);
-    ok(&r);
+    cli_check_ok(&r);
     CHECK(strstr(r.out, ":commit-id") && strstr(r.out, "(1 row)"));
     cli_result_free(&r);
 }
@@ -424,19 +402,19 @@ void test_cli_cli__schema_reverse_schema_metrics(void)
     const char *db = people_db();
     cli_result r;
     CAIRN(&r, NULL, "schema", db);
-    ok(&r);
+    cli_check_ok(&r);
     CHECK(strstr(r.out, ":name {:db/ident :name, :db/valueType :db.type/string") != NULL);
     cli_result_free(&r);
     CAIRN(&r, NULL, "reverse-schema", db);
-    ok(&r);
+    cli_check_ok(&r);
     CHECK(strstr(r.out, ":db.unique/identity #{:name}") != NULL);
     cli_result_free(&r);
     CAIRN(&r, NULL, "metrics", db);
-    ok(&r);
+    cli_check_ok(&r);
     CHECK(strstr(r.out, ":count 19") != NULL);
     cli_result_free(&r);
     CAIRN(&r, NULL, "--table", "schema", db);
-    ok(&r);
+    cli_check_ok(&r);
     CHECK(strstr(r.out, ":age     {:db/ident :age") != NULL);
     cli_result_free(&r);
 }
@@ -447,7 +425,7 @@ void test_cli_cli__check_passes_and_finds_damage(void)
     char cmd[1400];
     cli_result r;
     CAIRN(&r, NULL, "check", db);
-    ok(&r);
+    cli_check_ok(&r);
     CHECK(strstr(r.out, ":commits 4") && strstr(r.out, ":history-datoms 2"));
     cli_result_free(&r);
     /* damage the largest node file (the index leaves) */
@@ -489,7 +467,7 @@ void test_cli_cli__q_with_databases_and_values(void)
     answers_or_not_implemented(&r, ":name", ":query/unsupported");
     cli_result_free(&r);
     CAIRN(&r, NULL, "q", "[:find ?e :where [?e :name]", db);
-    fails_with(&r, 1, ":edn/");
+    cli_check_fails(&r, 1, ":edn/");
     cli_result_free(&r);
     CAIRN(&r, NULL, "q", "[:find ?e :where [?e :name]]");
     CHECK_EQ(r.status, 2);

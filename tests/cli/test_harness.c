@@ -256,6 +256,27 @@ int cli_pty_finish(cli_pty *p)
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+char *cli_path(const char *name)
+{
+    static char buf[32][1024];
+    static int i;
+    char *p = buf[i++ % 32];
+    snprintf(p, sizeof buf[0], "%s/%s", test_tmpdir(), name);
+    return p;
+}
+
+void cli_check_ok(const cli_result *r)
+{
+    CHECK_MSG(r->status == 0, "exit %d, stderr: %s", r->status, r->err);
+}
+
+void cli_check_fails(const cli_result *r, int status, const char *keyword)
+{
+    CHECK_MSG(r->status == status, "exit %d (want %d), stderr: %s", r->status, status, r->err);
+    CHECK_MSG(strstr(r->err, keyword) != NULL, "stderr lacks %s: %s", keyword, r->err);
+    CHECK_MSG(strchr(r->err, '\n') == r->err + strlen(r->err) - 1, "not one error line: %s", r->err);
+}
+
 char *cli_slurp(const char *path, size_t *len_out)
 {
     FILE *f = fopen(path, "rb");

@@ -8,31 +8,11 @@
 #include "cairn.h"
 #include "cli/cli_run.h"
 
-static char *path_in(const char *name)
-{
-    static char buf[32][1024];
-    static int i;
-    char *p = buf[i++ % 32];
-    snprintf(p, sizeof buf[0], "%s/%s", test_tmpdir(), name);
-    return p;
-}
-
-static void ok(cli_result *r)
-{
-    CHECK_MSG(r->status == 0, "exit %d, stderr: %s", r->status, r->err);
-}
-
-static void fails_with(cli_result *r, const char *keyword)
-{
-    CHECK_MSG(r->status == 1, "exit %d, stderr: %s", r->status, r->err);
-    CHECK_MSG(strstr(r->err, keyword) != NULL, "stderr lacks %s: %s", keyword, r->err);
-}
-
 static void run_ok(const char *in, const char *const *argv)
 {
     cli_result r;
     cli_exec(&r, NULL, in, argv);
-    ok(&r);
+    cli_check_ok(&r);
     cli_result_free(&r);
 }
 
@@ -112,7 +92,7 @@ static void same_datoms(const char *dir_a, const char *dir_b)
 /* A database with history: overwrites, retractions, a retracted entity, tx meta. */
 static const char *history_db(void)
 {
-    const char *db = path_in("src");
+    const char *db = cli_path("src");
     run_ok(NULL, (const char *const[]){ "create", db, NULL });
     run_ok(NULL, (const char *const[]){ "transact", db, SCHEMA, NULL });
     run_ok(NULL, (const char *const[]){ "transact", db,
@@ -132,8 +112,8 @@ static const char *history_db(void)
 
 void test_cli_io__export_import_round_trip_with_history(void)
 {
-    const char *src = history_db(), *out = path_in("out.edn"), *out2 = path_in("out2.edn"),
-               *dst = path_in("dst");
+    const char *src = history_db(), *out = cli_path("out.edn"), *out2 = cli_path("out2.edn"),
+               *dst = cli_path("dst");
     char *a, *b;
     cli_result r;
     run_ok(NULL, (const char *const[]){ "export", src, out, NULL });
@@ -143,7 +123,7 @@ void test_cli_io__export_import_round_trip_with_history(void)
     CHECK(strstr(a, "#datahike/Datom [7 :tags :engines 536870915 false]\n") != NULL);
     free(a);
     cli_exec(&r, NULL, NULL, (const char *const[]){ "import", dst, out, NULL });
-    ok(&r);
+    cli_check_ok(&r);
     CHECK(strstr(r.out, ":max-tx 536870916") != NULL);
     cli_result_free(&r);
     same_datoms(src, dst);
@@ -157,14 +137,14 @@ void test_cli_io__export_import_round_trip_with_history(void)
     run_ok(NULL, (const char *const[]){ "check", dst, NULL });
     /* the copy goes on where the original stopped */
     cli_exec(&r, NULL, NULL, (const char *const[]){ "transact", dst, "[{:name \"Linus\"}]", NULL });
-    ok(&r);
+    cli_check_ok(&r);
     CHECK(strstr(r.out, "[10 :name \"Linus\" 536870917 true]") != NULL);
     cli_result_free(&r);
 }
 
 void test_cli_io__export_to_stdout_and_without_history(void)
 {
-    const char *cfg = path_in("nohist.edn"), *dst = path_in("copy");
+    const char *cfg = cli_path("nohist.edn"), *dst = cli_path("copy");
     char dump_path[1100];
     cli_result r;
     FILE *f;
@@ -174,21 +154,21 @@ void test_cli_io__export_to_stdout_and_without_history(void)
     run_ok(NULL, (const char *const[]){ "transact", cfg, "[{:name \"Ada\" :score 1.0}]", NULL });
     run_ok(NULL, (const char *const[]){ "transact", cfg, "[{:name \"Ada\" :score 2.0}]", NULL });
     cli_exec(&r, NULL, NULL, (const char *const[]){ "export", cfg, "-", NULL });
-    ok(&r);
+    cli_check_ok(&r);
     CHECK(strstr(r.out, ":history? false, :keep-history? false") != NULL);
     CHECK(strstr(r.out, ":score 2.0 536870915 true]") != NULL && !strstr(r.out, ":score 1.0"));
-    snprintf(dump_path, sizeof dump_path, "%s", path_in("dump.edn"));
+    snprintf(dump_path, sizeof dump_path, "%s", cli_path("dump.edn"));
     f = fopen(dump_path, "w");
     fputs(r.out, f);
     fclose(f);
     cli_result_free(&r);
     cli_exec(&r, NULL, NULL, (const char *const[]){ "import", dst, dump_path, NULL });
-    ok(&r);
+    cli_check_ok(&r);
     CHECK(strstr(r.out, ":max-tx 536870915") != NULL);
     cli_result_free(&r);
     /* the copy keeps no history either: its export is the same */
     cli_exec(&r, NULL, NULL, (const char *const[]){ "export", dst, "-", NULL });
-    ok(&r);
+    cli_check_ok(&r);
     CHECK(strstr(r.out, ":keep-history? false") != NULL);
     CHECK(strstr(r.out, "[7 :score 2.0 536870915 true]") != NULL);
     cli_result_free(&r);
@@ -196,7 +176,7 @@ void test_cli_io__export_to_stdout_and_without_history(void)
 
 void test_cli_io__imports_a_datahike_datom_dump(void)
 {
-    const char *dump = path_in("datahike.edn"), *db = path_in("from-datahike");
+    const char *dump = cli_path("datahike.edn"), *db = cli_path("from-datahike");
     cli_result r;
     write_file(dump,
                "#datahike/Datom [1 :db/ident :name 536870913 true]\n"
@@ -209,11 +189,11 @@ void test_cli_io__imports_a_datahike_datom_dump(void)
                "#datahike/Datom [536870914 :db/txInstant #inst \"2019-01-02T00:00:00.000-00:00\" 536870914 true]\n"
                "#datahike/Datom [536870915 :db/txInstant #inst \"2019-01-03T00:00:00.000-00:00\" 536870915 true]\n");
     cli_exec(&r, NULL, NULL, (const char *const[]){ "import", db, dump, NULL });
-    ok(&r);
+    cli_check_ok(&r);
     CHECK(strstr(r.out, ":datoms 9, :txs 3, :max-tx 536870915, :max-eid 2, :stored-datoms 9") != NULL);
     cli_result_free(&r);
     cli_exec(&r, NULL, NULL, (const char *const[]){ "history", db, "2", NULL });
-    ok(&r);
+    cli_check_ok(&r);
     CHECK_STR(r.out, "#datahike/Datom [2 :name \"Ivan\" 536870914 true]\n"
                      "#datahike/Datom [2 :name \"Ivan\" 536870915 false]\n"
                      "#datahike/Datom [2 :name \"Petr\" 536870915 true]\n");
@@ -225,7 +205,7 @@ void test_cli_io__imports_a_datahike_datom_dump(void)
 
 void test_cli_io__bad_imports_write_nothing(void)
 {
-    const char *src = history_db(), *out = path_in("out.edn"), *cut = path_in("cut.edn"), *bad = path_in("bad.edn");
+    const char *src = history_db(), *out = cli_path("out.edn"), *cut = cli_path("cut.edn"), *bad = cli_path("bad.edn");
     char *text, *end;
     cli_result r;
     struct stat st;
@@ -235,46 +215,57 @@ void test_cli_io__bad_imports_write_nothing(void)
     end = strstr(text, "#cairn/end");
     *end = 0;
     write_file(cut, text);
-    cli_exec(&r, NULL, NULL, (const char *const[]){ "import", path_in("t1"), cut, NULL });
-    fails_with(&r, ":import/incomplete-dump");
-    CHECK(stat(path_in("t1"), &st) != 0);
+    cli_exec(&r, NULL, NULL, (const char *const[]){ "import", cli_path("t1"), cut, NULL });
+    cli_check_fails(&r, 1, ":import/incomplete-dump");
+    CHECK(stat(cli_path("t1"), &st) != 0);
     cli_result_free(&r);
     /* a trailer that counts differently */
     strcpy(end, "#cairn/end {:datoms 3}\n");
     write_file(cut, text);
-    cli_exec(&r, NULL, NULL, (const char *const[]){ "import", path_in("t1"), cut, NULL });
-    fails_with(&r, ":import/incomplete-dump");
+    cli_exec(&r, NULL, NULL, (const char *const[]){ "import", cli_path("t1"), cut, NULL });
+    cli_check_fails(&r, 1, ":import/incomplete-dump");
     cli_result_free(&r);
     free(text);
     write_file(bad, "#datahike/Datom [1 :name]\n");
-    cli_exec(&r, NULL, NULL, (const char *const[]){ "import", path_in("t1"), bad, NULL });
-    fails_with(&r, ":import/format");
+    cli_exec(&r, NULL, NULL, (const char *const[]){ "import", cli_path("t1"), bad, NULL });
+    cli_check_fails(&r, 1, ":import/format");
     cli_result_free(&r);
     write_file(bad, "[1 :name \"x\" 536870913 true\n");
-    cli_exec(&r, NULL, NULL, (const char *const[]){ "import", path_in("t1"), bad, NULL });
-    fails_with(&r, ":edn/");
+    cli_exec(&r, NULL, NULL, (const char *const[]){ "import", cli_path("t1"), bad, NULL });
+    cli_check_fails(&r, 1, ":edn/");
     cli_result_free(&r);
-    cli_exec(&r, NULL, NULL, (const char *const[]){ "import", path_in("t1"), path_in("none.edn"), NULL });
-    fails_with(&r, ":import/file");
+    cli_exec(&r, NULL, NULL, (const char *const[]){ "import", cli_path("t1"), cli_path("none.edn"), NULL });
+    cli_check_fails(&r, 1, ":import/file");
     cli_result_free(&r);
-    CHECK(stat(path_in("t1"), &st) != 0);
+    CHECK(stat(cli_path("t1"), &st) != 0);
     /* data the target refuses: the database the import created goes again */
     write_file(bad, "#datahike/Datom [1 :undeclared \"x\" 536870913 true]\n");
-    cli_exec(&r, NULL, NULL, (const char *const[]){ "import", path_in("t2"), bad, NULL });
-    fails_with(&r, ":transact/schema");
+    cli_exec(&r, NULL, NULL, (const char *const[]){ "import", cli_path("t2"), bad, NULL });
+    cli_check_fails(&r, 1, ":import/config-mismatch");
     cli_result_free(&r);
-    cli_exec(&r, NULL, NULL, (const char *const[]){ "exists", path_in("t2"), NULL });
+    cli_exec(&r, NULL, NULL, (const char *const[]){ "exists", cli_path("t2"), NULL });
+    CHECK_STR(r.out, "false\n");
+    cli_result_free(&r);
+    /* a value the schema refuses, found only while replaying */
+    write_file(bad, "#datahike/Datom [1 :db/ident :n 536870913 true]\n"
+                    "#datahike/Datom [1 :db/valueType :db.type/long 536870913 true]\n"
+                    "#datahike/Datom [1 :db/cardinality :db.cardinality/one 536870913 true]\n"
+                    "#datahike/Datom [2 :n \"not a number\" 536870914 true]\n");
+    cli_exec(&r, NULL, NULL, (const char *const[]){ "import", cli_path("t2"), bad, NULL });
+    cli_check_fails(&r, 1, ":transact/schema");
+    cli_result_free(&r);
+    cli_exec(&r, NULL, NULL, (const char *const[]){ "exists", cli_path("t2"), NULL });
     CHECK_STR(r.out, "false\n");
     cli_result_free(&r);
     /* a target that holds data */
     cli_exec(&r, NULL, NULL, (const char *const[]){ "import", src, out, NULL });
-    fails_with(&r, ":import/non-empty-target");
+    cli_check_fails(&r, 1, ":import/non-empty-target");
     cli_result_free(&r);
     /* history into a database that keeps none */
-    write_file(path_in("nh.edn"), "{:store {:backend :file :path \"nh\"} :keep-history? false}");
-    run_ok(NULL, (const char *const[]){ "create", path_in("nh.edn"), NULL });
-    cli_exec(&r, NULL, NULL, (const char *const[]){ "import", path_in("nh.edn"), out, NULL });
-    fails_with(&r, ":import/config-mismatch");
+    write_file(cli_path("nh.edn"), "{:store {:backend :file :path \"nh\"} :keep-history? false}");
+    run_ok(NULL, (const char *const[]){ "create", cli_path("nh.edn"), NULL });
+    cli_exec(&r, NULL, NULL, (const char *const[]){ "import", cli_path("nh.edn"), out, NULL });
+    cli_check_fails(&r, 1, ":import/config-mismatch");
     cli_result_free(&r);
 }
 
@@ -336,14 +327,14 @@ static void load_people(const char *dir, long n)
 
 static void bench_round_trip(long n)
 {
-    const char *src = path_in("people"), *dst = path_in("people-copy"), *out = path_in("people.edn"),
-               *out2 = path_in("people2.edn");
+    const char *src = cli_path("people"), *dst = cli_path("people-copy"), *out = cli_path("people.edn"),
+               *out2 = cli_path("people2.edn");
     char *a, *b;
     cli_result r;
     load_people(src, n);
     run_ok(NULL, (const char *const[]){ "export", src, out, NULL });
     cli_exec(&r, NULL, NULL, (const char *const[]){ "import", "--progress", dst, out, NULL });
-    ok(&r);
+    cli_check_ok(&r);
     CHECK(strstr(r.out, ":max-eid ") != NULL);
     /* the bar, forced on although stderr is a pipe; it ends at 100% */
     CHECK_MSG(strstr(r.err, "\rimporting [") && strstr(r.err, "] 100% "), "%s", r.err);

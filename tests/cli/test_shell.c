@@ -6,18 +6,9 @@
 #include "test.h"
 #include "cli/cli_run.h"
 
-static char *path_in(const char *name)
-{
-    static char buf[16][1024];
-    static int i;
-    char *p = buf[i++ % 16];
-    snprintf(p, sizeof buf[0], "%s/%s", test_tmpdir(), name);
-    return p;
-}
-
 static const char *small_db(void)
 {
-    const char *db = path_in("db");
+    const char *db = cli_path("db");
     cli_result r;
     CAIRN(&r, NULL, "create", db);
     CHECK_EQ(r.status, 0);
@@ -90,14 +81,14 @@ void test_cli_shell__open_and_missing_database(void)
     CHECK_EQ(r.status, 0);
     CHECK(strstr(r.err, "no database is open") != NULL);
     cli_result_free(&r);
-    snprintf(script, sizeof script, ".open %s\ndatoms :eavt 3 :person/age\n.open %s\n", db, path_in("nowhere"));
+    snprintf(script, sizeof script, ".open %s\ndatoms :eavt 3 :person/age\n.open %s\n", db, cli_path("nowhere"));
     CAIRN(&r, script, "shell");
     CHECK_EQ(r.status, 0);
     CHECK_STR(r.out, "#datahike/Datom [3 :person/age 36 536870914 true]\n");
     CHECK(strstr(r.err, ":db-does-not-exist") != NULL);
     cli_result_free(&r);
     /* a script on a database that is not there fails at once */
-    CAIRN(&r, "schema\n", "shell", path_in("nowhere"));
+    CAIRN(&r, "schema\n", "shell", cli_path("nowhere"));
     CHECK_EQ(r.status, 1);
     CHECK(strstr(r.err, ":db-does-not-exist") != NULL);
     cli_result_free(&r);
@@ -160,7 +151,7 @@ void test_cli_shell__terminal_editing_completion_history(void)
     cli_pty_type(&p, "\004");  /* Ctrl-D */
     CHECK_EQ(cli_pty_finish(&p), 0);
     /* the history file keeps the entries, the two-line one too */
-    hist = cli_slurp(path_in(".cairn_history"), NULL);
+    hist = cli_slurp(cli_path(".cairn_history"), NULL);
     CHECK_MSG(hist != NULL, "no history file");
     unvis(hist);
     CHECK(strstr(hist, "datoms :eavt 3 :person/age") != NULL);
