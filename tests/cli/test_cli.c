@@ -479,21 +479,49 @@ void test_cli_cli__pull_pull_many_entity(void)
     const char *db = people_db();
     cli_result r;
     CAIRN(&r, NULL, "pull", db, "[:name :age]", "4");
-    answers_or_not_implemented(&r, "{:name \"Ada\", :age 37}", ":pull/unsupported");
+    cli_check_ok(&r);
+    CHECK_STR(r.out, "{:name \"Ada\", :age 37}\n");
     cli_result_free(&r);
     CAIRN(&r, NULL, "pull", db, "[:name {:friend [:name]}]", "[:name \"Alan\"]");
-    answers_or_not_implemented(&r, ":friend [{:name \"Ada\"}]", ":pull/unsupported");
+    cli_check_ok(&r);
+    CHECK_STR(r.out, "{:name \"Alan\", :friend [{:name \"Ada\"}]}\n");
+    cli_result_free(&r);
+    CAIRN(&r, NULL, "--json", "pull", db, "[:name {:_friend [:name]}]", "4");
+    cli_check_ok(&r);
+    CHECK_STR(r.out, "{\"name\":\"Ada\",\"_friend\":[{\"name\":\"Alan\"}]}\n");
     cli_result_free(&r);
     CAIRN(&r, NULL, "pull-many", db, "[:name]", "[4 5]");
-    answers_or_not_implemented(&r, "[{:name \"Ada\"} {:name \"Alan\"}]", ":pull/unsupported");
+    cli_check_ok(&r);
+    CHECK_STR(r.out, "[{:name \"Ada\"} {:name \"Alan\"}]\n");
     cli_result_free(&r);
-    CAIRN(&r, NULL, "pull-many", db, "[:name]", "4", "5");
-    answers_or_not_implemented(&r, "[{:name \"Ada\"} {:name \"Alan\"}]", ":pull/unsupported");
+    CAIRN(&r, NULL, "--table", "pull-many", db, "[:name :age]", "4", "5");
+    cli_check_ok(&r);
+    CHECK_STR(r.out, ":name  :age\n-----  ----\nAda    37\nAlan   41\n(2 rows)\n");
     cli_result_free(&r);
     CAIRN(&r, NULL, "entity", db, "[:name \"Ada\"]");
-    answers_or_not_implemented(&r, ":age 37", ":pull/unsupported");
+    cli_check_ok(&r);
+    CHECK_STR(r.out, "{:name \"Ada\", :age 37, :db/id 4}\n");
     cli_result_free(&r);
+    CAIRN(&r, NULL, "entity", db, "[:name \"Nobody\"]");
+    cli_check_ok(&r);
+    CHECK_STR(r.out, "nil\n");
+    cli_result_free(&r);
+    {
+        /* the past: Ada was 36 */
+        char asof[1200];
+        snprintf(asof, sizeof asof, "asof:536870914:%s", db);
+        CAIRN(&r, NULL, "pull", asof, "[:age]", "4");
+        cli_check_ok(&r);
+        CHECK_STR(r.out, "{:age 36}\n");
+        cli_result_free(&r);
+    }
     CAIRN(&r, NULL, "pull", db, "[:name]");
     CHECK_EQ(r.status, 2);
+    cli_result_free(&r);
+    CAIRN(&r, NULL, "pull", db, "[:name", "4");
+    cli_check_fails(&r, 1, ":edn/");
+    cli_result_free(&r);
+    CAIRN(&r, NULL, "pull", db, "[:name]", "[:age 37]");
+    cli_check_fails(&r, 1, ":");
     cli_result_free(&r);
 }

@@ -4,9 +4,9 @@
  * a <<'EOF' here-document); the lines after it are its standard output,
  * where '*' matches any text and a line "..." any number of lines.
  *
- * Until the query engine and pull land, their commands (q, explain, pull,
- * pull-many, entity) may instead fail with their one-line "not implemented"
- * error; every other example must match. */
+ * Until the query engine lands, its commands (q, explain) may instead fail
+ * with their one-line "not implemented" error; every other example must
+ * match. */
 #include <stdlib.h>
 
 #include "test.h"
@@ -77,8 +77,7 @@ static int quotes_open(const char *s)
 
 static int needs_engine(const char *cmd)
 {
-    static const char *const names[] = { "cairn q ", "cairn explain ", "cairn pull ", "cairn pull-many ",
-                                         "cairn entity " };
+    static const char *const names[] = { "cairn q ", "cairn explain " };
     for (size_t i = 0; i < sizeof names / sizeof *names; i++)
         if (strstr(cmd, names[i]))
             return 1;
@@ -159,7 +158,7 @@ void test_cli_docs__every_example_in_cli_md_runs(void)
     }
     CHECK(examples >= 40);
     if (skipped)
-        fprintf(stderr, "%d examples wait for the query engine or pull\n", skipped);
+        fprintf(stderr, "%d examples wait for the query engine\n", skipped);
     free(doc);
 }
 
