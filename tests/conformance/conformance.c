@@ -495,7 +495,8 @@ static int run_case(cairn_val c, char *why, size_t whylen, int *drift)
     cairn_val op = get(c, "op"), txs = get(c, "tx"), mode = get(c, "compare");
     cairn_val expect = get(c, "expect"), consensus, consensus_err = get(c, "consensus-error");
     int has_consensus = cairn_map_get(&consensus, c, kw("consensus"));
-    int want_error = cairn_val_is_kw(mode, "error") || cairn_type_of(consensus_err) != CAIRN_NIL;
+    /* :consensus wins over :compare :error (README: "What cairn must answer") */
+    int want_error = (cairn_val_is_kw(mode, "error") && !has_consensus) || cairn_type_of(consensus_err) != CAIRN_NIL;
     int is_tx_error = want_error && cairn_type_of(get(c, "query")) == CAIRN_NIL;
     struct built b, b2;
     struct outcome o;
