@@ -477,6 +477,29 @@ int cairn_coll_push(cairn_val *coll, cairn_val v)
     return 0;
 }
 
+int cairn_coll__push_new_take(cairn_val *set, cairn_val v)
+{
+    cairn_coll *c;
+    unsigned d = cairn_val_depth(v);
+    int rc;
+    assert(set->type_ == CAIRN_SET);
+    if (d + 1 > CAIRN_MAX_DEPTH) {
+        cairn_release(v);
+        return CAIRN_ELIMIT;
+    }
+    if ((rc = coll_prepare(set)) < 0) {
+        cairn_release(v);
+        return rc;
+    }
+    c = cairn_val_coll(*set);
+    c->items[c->count++] = v;
+    if ((rc = coll_added(c, c->count - 1, d)) < 0) {
+        cairn_release(c->items[--c->count]);
+        return rc;
+    }
+    return 0;
+}
+
 int cairn_coll_push_take(cairn_val *coll, cairn_val v)
 {
     int rc = cairn_coll_push(coll, v);

@@ -172,6 +172,13 @@ int cairn_bigint_to_int64(cairn_val v, int64_t *out);
 /* Approximate value of any number as long double. */
 long double cairn_number_approx(cairn_val v);
 
+/*
+ * Adds v to a SET without looking for an equal element first; consumes v.
+ * For callers that know v is new (a query result built from distinct rows):
+ * adding an element already present breaks the set's invariant.
+ */
+int cairn_coll__push_new_take(cairn_val *set, cairn_val v);
+
 /* Allocates a string-like object of type t with len bytes (contents not set). */
 int cairn_str_alloc(cairn_val *out, cairn_type t, size_t len);
 
