@@ -70,37 +70,43 @@ typedef struct num {
     double f;        /* double */
 } num;
 
-static int to_num(qx *x, const char *fn, cairn_val v, num *o)
+/* The number v as a num; 0 when v is not a number. */
+static int num_of(cairn_val v, num *o)
 {
     memset(o, 0, sizeof *o);
     switch (cairn_type_of(v)) {
     case CAIRN_INT:
         o->i = cairn_int_value(v);
-        return 0;
+        return 1;
     case CAIRN_RATIO:
         o->kind = 1;
         cairn_ratio_parts(v, &o->i, &o->d);
-        return 0;
+        return 1;
     case CAIRN_FLOAT:
     case CAIRN_DOUBLE:
         o->kind = 2;
         o->f = cairn_double_value(v);
-        return 0;
+        return 1;
     case CAIRN_BIGINT:
         if (cairn_bigint_to_int64(v, &o->i)) {
             o->kind = 3;
-            return 0;
+            return 1;
         }
         o->kind = 2;
         o->f = (double)cairn_number_approx(v);
-        return 0;
+        return 1;
     case CAIRN_BIGDEC:
         o->kind = 2;
         o->f = (double)cairn_number_approx(v);
-        return 0;
+        return 1;
     default:
-        return type_err(x, fn, v);
+        return 0;
     }
+}
+
+static int to_num(qx *x, const char *fn, cairn_val v, num *o)
+{
+    return num_of(v, o) ? 0 : type_err(x, fn, v);
 }
 
 static double num_f(const num *a)
@@ -266,6 +272,10 @@ static int type_rank(cairn_val v)
 int cairn_query__compare(cairn_val a, cairn_val b, int *rc)
 {
     *rc = 0;
+    if (cairn_type_of(a) == CAIRN_INT && cairn_type_of(b) == CAIRN_INT) {
+        int64_t p = cairn_int_value(a), q = cairn_int_value(b);
+        return (p > q) - (p < q);
+    }
     if (cairn_type_of(a) == CAIRN_NIL || cairn_type_of(b) == CAIRN_NIL)
         return (cairn_type_of(a) != CAIRN_NIL) - (cairn_type_of(b) != CAIRN_NIL);
     if (type_rank(a) != type_rank(b)) {
@@ -274,12 +284,8 @@ int cairn_query__compare(cairn_val a, cairn_val b, int *rc)
     }
     if (cairn_val_is_number(a)) {
         num p, q;
-        qx dummy;
-        cairn_error e = CAIRN_ERROR_INIT;
-        memset(&dummy, 0, sizeof dummy);
-        dummy.err = &e;
-        to_num(&dummy, "compare", a, &p);
-        to_num(&dummy, "compare", b, &q);
+        num_of(a, &p);
+        num_of(b, &q);
         return num_cmp(&p, &q);
     }
     switch (cairn_type_of(a)) {

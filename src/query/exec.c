@@ -148,6 +148,7 @@ static int hash_join(qx *x, const qrel *l, const qrel *r, const qvset *keep, qre
     }
     if ((rc = qrel_init(out, L.nvars, L.vars)) < 0)
         return qx_oom(x);
+    out->distinct = l->distinct && r->distinct && L.nkeep == l->ncols && nk + nrx == r->ncols;
     if ((rc = qindex_init(&ix, rk, nk)) < 0 || (rc = qindex_add(&ix, r)) < 0) {
         qindex_dispose(&ix);
         return qx_oom(x);
@@ -319,6 +320,7 @@ static int run_filter(qx *x, const qstep *s, qrel *in, qrel *out)
     layout_in(&L, in, &s->keep);
     if ((rc = qrel_init(out, L.nvars, L.vars)) < 0)
         return qx_oom(x);
+    out->distinct = in->distinct && L.nkeep == in->ncols;
     for (int i = 0; fast && i < c->nterms; i++) {
         const qterm *t = &c->terms[i];
         cols[i] = -1;
@@ -517,6 +519,7 @@ static int run_bind(qx *x, const qstep *s, qrel *in, qrel *out)
         L.vars[L.nvars++] = B.newvars[i];
     if ((rc = qrel_init(out, L.nvars, L.vars)) < 0)
         return qx_oom(x);
+    out->distinct = in->distinct && L.nkeep == in->ncols && c->out.kind != QB_COLL && c->out.kind != QB_REL;
     for (size_t r = 0; r < in->nrows && rc == 0; r++) {
         cairn_val v;
         int is_err;
@@ -598,6 +601,7 @@ static int run_not(qx *x, const qstep *s, qrel *in, qrel *out)
         qrowset_dispose(&seen);
         return qx_oom(x);
     }
+    out->distinct = in->distinct && L.nkeep == in->ncols;
     for (size_t r = 0; r < in->nrows && rc == 0; r++) {
         const qcell *row = qrel_row(in, r);
         qcell key[QMAX_VARS];

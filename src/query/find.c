@@ -177,10 +177,36 @@ static int check_comparable(qx *x, const vals *g)
     return 0;
 }
 
+/* min, max and sum over integers only: no boxing, no type dispatch. */
+static int int_aggregate(qx *x, const qagg *a, const vals *g, cairn_val *out, int *done)
+{
+    int64_t lo, hi, sum = 0;
+    int is_sum = agg_is(a, "sum"), is_min = agg_is(a, "min"), is_max = agg_is(a, "max");
+    *done = 0;
+    if ((!is_sum && !is_min && !is_max) || g->n == 0)
+        return 0;
+    for (size_t i = 0; i < g->n; i++)
+        if (cairn_type_of(g->v[i]) != CAIRN_INT)
+            return 0;
+    lo = hi = cairn_int_value(g->v[0]);
+    for (size_t i = 0; i < g->n; i++) {
+        int64_t v = cairn_int_value(g->v[i]);
+        lo = v < lo ? v : lo;
+        hi = v > hi ? v : hi;
+        if (is_sum && __builtin_add_overflow(sum, v, &sum))
+            return cairn_error_set(x->err, CAIRN_EINVALID, ":query/where", "integer overflow");
+    }
+    *out = cairn_int(is_sum ? sum : is_min ? lo : hi);
+    *done = 1;
+    return 0;
+}
+
 static int aggregate(qx *x, const qelem *e, cairn_val param, const vals *g, cairn_val *out)
 {
     const qagg *a = e->agg;
-    int rc;
+    int rc, done;
+    if (cairn_type_of(param) == CAIRN_NIL && ((rc = int_aggregate(x, a, g, out, &done)) < 0 || done))
+        return rc;
     if (agg_is(a, "count")) {
         *out = cairn_int((int64_t)g->n);
         return 0;
@@ -471,6 +497,7 @@ typedef struct sink {
     size_t skip;        /* offset left */
     size_t left;        /* limit left (SIZE_MAX = none) */
     int done;           /* SCALAR/TUPLE: have it */
+    int distinct;       /* tuples are known distinct (no pull): skip set probes */
 } sink;
 
 static int sink_init(sink *s, qx *x, const cairn_query_opts *opts)
@@ -483,6 +510,10 @@ static int sink_init(sink *s, qx *x, const cairn_query_opts *opts)
     s->skip = opts ? opts->offset : 0;
     s->left = opts && opts->limit ? opts->limit : SIZE_MAX;
     s->out = cairn_nil();
+    s->distinct = 1;
+    for (int i = 0; i < q->nfind; i++)
+        if (q->find[i].kind == QE_PULL)
+            s->distinct = 0;
     if (s->kind == QF_REL && !s->bag)
         return cairn_set_new(&s->out, 16) < 0 ? qx_oom(x) : 0;
     if (s->kind == QF_REL || s->kind == QF_COLL)
@@ -529,6 +560,8 @@ static int sink_add(sink *s, cairn_val tuple)
         return 0;
     }
     s->left--;
+    if (s->distinct && cairn_type_of(s->out) == CAIRN_SET)
+        return cairn_coll__push_new_take(&s->out, tuple) < 0 ? qx_oom(x) : 0;
     rc = cairn_coll_push_take(&s->out, tuple);
     if (rc == CAIRN_EEXISTS) {
         s->left++;

@@ -130,9 +130,10 @@ typedef struct qrel {
     size_t cap;     /* room, in rows */
     int ncols;      /* columns */
     int *vars;      /* variable of each column (cairn_malloc, may be NULL when ncols = 0) */
+    int distinct;   /* known to hold no duplicate rows (lets the result skip a dedup) */
 } qrel;
 
-#define QREL_INIT { NULL, 0, 0, 0, NULL }
+#define QREL_INIT { NULL, 0, 0, 0, NULL, 0 }
 
 int qrel_init(qrel *r, int ncols, const int *vars);
 /* The relation with no columns and one row (the join identity). */

@@ -114,6 +114,7 @@ int qrel_unit(qrel *r)
 {
     memset(r, 0, sizeof *r);
     r->nrows = 1;
+    r->distinct = 1;
     return 0;
 }
 
@@ -221,8 +222,10 @@ int qrel_dedup(qrel *r)
         rc = 0;
     }
     qrowset_dispose(&s);
-    if (rc == 0)
+    if (rc == 0) {
         r->nrows = keep;
+        r->distinct = 1;
+    }
     return rc;
 }
 
@@ -230,7 +233,7 @@ int qrel_project(qrel *out, const qrel *in, const int *vars, int nvars, int dist
 {
     int cols[QMAX_VARS], rc;
     qrowset seen;
-    int use_set = distinct && nvars > 0 && in->nrows > 1;
+    int use_set = distinct && nvars > 0 && in->nrows > 1 && !(in->distinct && nvars == in->ncols);
     if ((rc = qrel_init(out, nvars, vars)) < 0)
         return rc;
     for (int i = 0; i < nvars; i++) {
@@ -239,8 +242,11 @@ int qrel_project(qrel *out, const qrel *in, const int *vars, int nvars, int dist
     }
     if (nvars == 0) {
         out->nrows = in->nrows ? (distinct ? 1 : in->nrows) : 0;
+        out->distinct = distinct || in->nrows <= 1;
         return 0;
     }
+    /* keeping every column keeps distinctness */
+    out->distinct = in->distinct && nvars == in->ncols;
     if (use_set && (rc = qrowset_init(&seen, nvars, vars)) < 0) {
         qrel_dispose(out);
         return rc;
@@ -268,6 +274,8 @@ int qrel_project(qrel *out, const qrel *in, const int *vars, int nvars, int dist
         }
         qrowset_dispose(&seen);
     }
+    if (distinct)
+        out->distinct = 1;
     if (rc < 0)
         qrel_dispose(out);
     return rc;
@@ -408,6 +416,7 @@ int qrowset_init(qrowset *s, int ncols, const int *vars)
         cols[i] = i;
     if ((rc = qrel_init(&s->rel, ncols, vars)) < 0)
         return rc;
+    s->rel.distinct = 1;
     if ((rc = qindex_init(&s->ix, cols, ncols)) < 0) {
         qrel_dispose(&s->rel);
         return rc;

@@ -249,12 +249,14 @@ typedef struct cjoin {
     int bsrc[64];           /* per bound position: input column, or -1 for a constant */
     qcell bconst[64];       /* ... the constant */
     int dup[64];            /* per argument: earlier free position with the same variable, or -1 */
+    int complete;           /* every free argument variable is output */
 } cjoin;
 
 static int cjoin_init(qx *x, cjoin *J, const qstep *s, const qrel *in, const qinst *callee)
 {
     const qclause *c = s->c;
     memset(J, 0, sizeof *J);
+    J->complete = 1;
     for (int i = 0; i < in->ncols; i++)
         if (qv_has(&s->keep, in->vars[i])) {
             J->keep[J->nkeep++] = i;
@@ -270,14 +272,18 @@ static int cjoin_init(qx *x, cjoin *J, const qstep *s, const qrel *in, const qin
             J->nb++;
             continue;
         }
-        if (t->kind != QT_VAR)
+        if (t->kind != QT_VAR) {
+            J->complete = 0;  /* a blank: answers may differ only there */
             continue;
+        }
         for (int j = 0; j < i; j++)
             if (!((s->adorn >> j) & 1) && c->terms[j].kind == QT_VAR && c->terms[j].id == t->id)
                 J->dup[i] = J->dup[i] < 0 ? j : J->dup[i];
         if (J->dup[i] < 0 && qv_has(&s->keep, t->id) && qrel_col(in, t->id) < 0) {
             J->newpos[J->nnew++] = i;
             J->vars[J->nvars++] = t->id;
+        } else if (J->dup[i] < 0) {
+            J->complete = 0;
         }
     }
     (void)callee;
@@ -483,6 +489,8 @@ int cairn_query__call(qx *x, const qstep *s, int src, qrel *in, qrel *out)
         rc = qx_oom(x);
         goto done;
     }
+    /* answers are distinct; so is the join when nothing is dropped */
+    out->distinct = in->distinct && J.nkeep == in->ncols && J.complete;
     rc = join_rows(x, &J, in, 0, in->nrows, callee, callee->answers.nrows, out);
 done:
     fix_free(&f);

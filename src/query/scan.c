@@ -105,13 +105,148 @@ static void scan_close(qscan *s)
     s->cur = NULL;
 }
 
+/*
+ * A datom read from an index, decoded lazily: a scan tests constants on the
+ * encoded bytes and decodes only what a passing datom needs. (Splitting
+ * every key in full was two thirds of a constant-value scan.) The layout
+ * of each index is a sequence of four components; `stage` says how many
+ * are decoded, `pos` where the next one starts.
+ */
+enum { C_E = 0, C_A, C_V, C_TX };
+
+static const int layout_of[3][4] = {
+    { C_E, C_A, C_V, C_TX },  /* EAVT */
+    { C_A, C_E, C_V, C_TX },  /* AEVT */
+    { C_A, C_V, C_E, C_TX },  /* AVET */
+};
+
+typedef struct ldatom {
+    const uint8_t *k;        /* key bytes (fast path) */
+    size_t len;              /* their length */
+    int ix;                  /* cairn_index_kind */
+    int stage;               /* components decoded */
+    size_t pos;              /* where the next one starts */
+    size_t voff;             /* offset of v once reached */
+    int64_t e, a, tx;        /* ids */
+    const uint8_t *v;        /* value bytes */
+    size_t v_len;            /* their length */
+    int added;               /* op */
+} ldatom;
+
+static size_t get_u(const uint8_t *p, size_t len, int64_t *out)
+{
+    size_t n;
+    uint64_t x = 0;
+    if (len < 1 || p[0] > 8 || (size_t)p[0] + 1 > len)
+        return 0;
+    n = p[0];
+    for (size_t i = 0; i < n; i++)
+        x = (x << 8) | p[1 + i];
+    *out = (int64_t)x;
+    return n + 1;
+}
+
+/* Length of an encoded value; strings take the memchr path. */
+static size_t vlen(const uint8_t *p, size_t len)
+{
+    uint8_t t;
+    if (len < 1)
+        return 0;
+    t = p[0];
+    if (t >= CAIRN_VTAG_INT_MIN && t <= CAIRN_VTAG_INT_MAX) {
+        size_t n = t >= CAIRN_VTAG_INT_ZERO ? (size_t)(t - CAIRN_VTAG_INT_ZERO) : (size_t)(CAIRN_VTAG_INT_ZERO - t);
+        return len >= n + 1 ? n + 1 : 0;
+    }
+    if (t == CAIRN_VTAG_STRING) {
+        const uint8_t *q = p + 1, *end = p + len;
+        while (q < end) {
+            const uint8_t *z = memchr(q, 0, (size_t)(end - q));
+            if (!z || z + 1 >= end)
+                return 0;
+            if (z[1] == 0)
+                return (size_t)(z + 2 - p);
+            if (z[1] != 0xff)
+                return 0;
+            q = z + 2;
+        }
+        return 0;
+    }
+    return cairn_key_value_len(p, len);
+}
+
+/* Decodes components up to (and including) the one at stage `upto - 1`. */
+static int ld_upto(ldatom *d, int upto)
+{
+    while (d->stage < upto) {
+        int c = layout_of[d->ix][d->stage];
+        size_t n;
+        if (c == C_V) {
+            d->voff = d->pos;
+            n = vlen(d->k + d->pos, d->len - d->pos);
+            d->v = d->k + d->pos;
+            d->v_len = n;
+        } else {
+            int64_t x = 0;
+            n = get_u(d->k + d->pos, d->len - d->pos, &x);
+            if (c == C_E)
+                d->e = x;
+            else if (c == C_A)
+                d->a = x;
+            else
+                d->tx = x;
+        }
+        if (!n)
+            return CAIRN_CORRUPT_BKPT;
+        d->pos += n;
+        d->stage++;
+    }
+    return 0;
+}
+
+static int stage_of(const ldatom *d, int comp)
+{
+    const int *l = layout_of[d->ix];
+    return l[0] == comp ? 1 : l[1] == comp ? 2 : l[2] == comp ? 3 : 4;
+}
+
+/* The component comp decoded (0 or corrupt). */
+static inline int ld_need(ldatom *d, int comp)
+{
+    int st = stage_of(d, comp);
+    return d->stage >= st ? 0 : ld_upto(d, st);
+}
+
+/* 1 when the value is exactly the encoding enc (no length needed: encodings
+ * are prefix-free). */
+static int ld_v_is(ldatom *d, const uint8_t *enc, size_t len)
+{
+    if (d->stage >= stage_of(d, C_V))
+        return d->v_len == len && memcmp(d->v, enc, len) == 0;
+    if (ld_upto(d, stage_of(d, C_V) - 1) < 0)
+        return 0;
+    return d->len - d->pos >= len && memcmp(d->k + d->pos, enc, len) == 0;
+}
+
 /* 1 with a datom, 0 at the end, or an error. */
-static int scan_next(qscan *s, cairn_raw_datom *d)
+static int scan_next(qscan *s, ldatom *d)
 {
     int rc;
+    d->ix = (int)s->ix;
     if (!s->fast) {
-        rc = cairn_cursor_next(s->cur, d);
-        return rc == 0 ? 1 : rc == CAIRN_ENOTFOUND ? 0 : rc;
+        cairn_raw_datom r;
+        rc = cairn_cursor_next(s->cur, &r);
+        if (rc < 0)
+            return rc == CAIRN_ENOTFOUND ? 0 : rc;
+        d->k = NULL;
+        d->len = 0;
+        d->stage = 4;
+        d->e = r.e;
+        d->a = r.a;
+        d->v = r.v;
+        d->v_len = r.v_len;
+        d->tx = r.tx;
+        d->added = r.added;
+        return 1;
     }
     if (s->pos == s->nkeys) {
         int n = cairn_btree_iter_next_batch(&s->it, s->keys, QSCAN_BATCH);
@@ -120,18 +255,12 @@ static int scan_next(qscan *s, cairn_raw_datom *d)
         s->nkeys = n;
         s->pos = 0;
     }
-    {
-        cairn_key_parts p;
-        const cairn_btree_key *k = &s->keys[s->pos++];
-        if ((rc = cairn_key_split(&p, s->ix, 0, k->data, k->len)) < 0)
-            return rc;
-        d->e = (int64_t)p.e;
-        d->a = (int64_t)p.a;
-        d->v = p.v;
-        d->v_len = p.v_len;
-        d->tx = (int64_t)p.tx;
-        d->added = 1;
-    }
+    d->k = s->keys[s->pos].data;
+    d->len = s->keys[s->pos].len;
+    s->pos++;
+    d->stage = 0;
+    d->pos = 0;
+    d->added = 1;
     return 1;
 }
 
@@ -160,6 +289,8 @@ static int scan_seek(qscan *s, const uint8_t *key, size_t len)
             return CAIRN_ENOMEM;
         return scan_open_cursor(s, (const uint8_t *)s->seek.ptr, len);
     }
+    if (s->pos < s->nkeys && key_cmp(s->keys[s->pos].data, s->keys[s->pos].len, key, len) >= 0)
+        return 0;  /* the next key is already there: dense probes never search */
     if (s->pos < s->nkeys && key_cmp(s->keys[s->nkeys - 1].data, s->keys[s->nkeys - 1].len, key, len) >= 0) {
         int lo = s->pos, hi = s->nkeys - 1;
         while (lo < hi) {
@@ -178,7 +309,7 @@ static int scan_seek(qscan *s, const uint8_t *key, size_t len)
 
 /* ---- statistics for estimates -------------------------------------------------- */
 
-#define SAMPLE 256
+#define SAMPLE 128
 
 typedef struct astat {
     int src;                 /* source */
@@ -204,33 +335,57 @@ static int vcmp(const void *a, const void *b, void *payload)
     return key_cmp(st->vb[i], st->vl[i], st->vb[j], st->vl[j]);
 }
 
+/* The attribute's count (cheap: subtree counts); the sample comes later,
+ * only when an estimate needs it (attr_sample). */
 static int attr_stat(qx *x, int src, const cairn_db *db, int64_t aid, astat **out)
 {
     astat *st;
     uint8_t prefix[CAIRN_KEY_U_MAX];
     size_t plen;
-    qscan sc;
-    cairn_raw_datom d;
-    int64_t last_e = -1;
-    int rc, idx[SAMPLE];
+    int rc;
     for (st = stats_list(x); st; st = st->next)
         if (st->src == src && st->aid == aid) {
             *out = st;
             return 0;
         }
     st = cairn_arena_calloc(x->arena, 1, sizeof *st);
-    if (!st || !(st->vb = cairn_arena_calloc(x->arena, SAMPLE, sizeof *st->vb)) ||
-        !(st->vl = cairn_arena_calloc(x->arena, SAMPLE, sizeof *st->vl)))
+    if (!st)
         return qx_oom(x);
     st->src = src;
     st->aid = aid;
+    st->ns = -1;
     plen = cairn_key_u(prefix, (uint64_t)aid);
     if ((rc = cairn_db__count_prefix(db, CAIRN_IX_AEVT, prefix, plen, &st->n)) < 0)
         return cairn_error_code(x->err, rc);
+    st->next = stats_list(x);
+    x->stats = st;
+    *out = st;
+    return 0;
+}
+
+/* Reads the first SAMPLE datoms of the attribute (once). */
+static int attr_sample(qx *x, const cairn_db *db, astat *st)
+{
+    uint8_t prefix[CAIRN_KEY_U_MAX];
+    size_t plen;
+    qscan sc;
+    ldatom d;
+    int64_t last_e = -1;
+    int rc, idx[SAMPLE];
+    if (st->ns >= 0)
+        return 0;
+    st->ns = 0;
+    if (!(st->vb = cairn_arena_calloc(x->arena, SAMPLE, sizeof *st->vb)) ||
+        !(st->vl = cairn_arena_calloc(x->arena, SAMPLE, sizeof *st->vl)))
+        return qx_oom(x);
+    plen = cairn_key_u(prefix, (uint64_t)st->aid);
     if ((rc = scan_open(&sc, db, CAIRN_IX_AEVT, prefix, plen)) < 0)
         return cairn_error_code(x->err, rc);
     while (st->ns < SAMPLE && (rc = scan_next(&sc, &d)) == 1) {
-        uint8_t *copy = cairn_arena_alloc(x->arena, d.v_len ? d.v_len : 1);
+        uint8_t *copy;
+        if ((rc = ld_upto(&d, 3)) < 0)
+            break;
+        copy = cairn_arena_alloc(x->arena, d.v_len ? d.v_len : 1);
         if (!copy) {
             rc = CAIRN_ENOMEM;
             break;
@@ -252,9 +407,6 @@ static int attr_stat(qx *x, int src, const cairn_db *db, int64_t aid, astat **ou
     for (int i = 0; i < st->ns; i++)
         if (i == 0 || vcmp(&idx[i - 1], &idx[i], st) != 0)
             st->dv++;
-    st->next = stats_list(x);
-    x->stats = st;
-    *out = st;
     return 0;
 }
 
@@ -469,6 +621,11 @@ static int pat_init(pat *P, qx *x, const qstep *s, const qrel *in, qrel *out)
         }
     if ((rc = qrel_init(out, n, vars)) < 0)
         return qx_oom(x);
+    /* each output row is one (input row, datom) pair when no input column
+     * is dropped and e, a, v are each fixed or output: datoms of the current
+     * view are unique by (e, a, v) */
+    out->distinct = in->distinct && P->nkeep == in->ncols && P->src->db && P->src->db->view == CAIRN_VIEW_CURRENT &&
+                    P->kind[0] != P_BLANK && P->kind[1] != P_BLANK && P->kind[2] != P_BLANK;
     return setup_consts(P);
 }
 
@@ -484,7 +641,7 @@ static void pat_dispose(pat *P)
 typedef struct cand {
     qcell cell[5];    /* cells by position */
     unsigned have;    /* bit i: cell[i] computed */
-    const cairn_raw_datom *d;  /* datom (db sources) */
+    ldatom *d;        /* datom (db sources) */
 } cand;
 
 static int cand_cell(pat *P, cand *k, int pos, qcell *out)
@@ -495,6 +652,8 @@ static int cand_cell(pat *P, cand *k, int pos, qcell *out)
         *out = k->cell[pos];
         return 0;
     }
+    if (pos < 4 && (rc = ld_need(k->d, pos == 0 ? C_E : pos == 1 ? C_A : pos == 2 ? C_V : C_TX)) < 0)
+        return cairn_error_code(x->err, rc);
     switch (pos) {
     case 0: k->cell[0] = qcell_of_int(k->d->e); break;
     case 1:
@@ -516,25 +675,32 @@ static int cand_cell(pat *P, cand *k, int pos, qcell *out)
 /* Constant and repeated-variable checks of a datom: 1 = passes. */
 static int datom_consts(pat *P, cand *k, int skip_v, int *ok)
 {
-    const cairn_raw_datom *d = k->d;
+    ldatom *d = k->d;
     int rc;
     *ok = 0;
+    /* the value first: the cheapest and most selective test */
+    if (P->kind[2] == P_CONST && !skip_v && !ld_v_is(d, (const uint8_t *)P->venc.ptr, P->venc.len))
+        return 0;
     for (int i = 0; i < P->np; i++) {
         if (P->kind[i] == P_CONST) {
             switch (i) {
             case 0:
+                if ((rc = ld_need(d, C_E)) < 0)
+                    return cairn_error_code(P->x->err, rc);
                 if (d->e != qcell_int(P->cval[0]))
                     return 0;
                 break;
             case 1:
+                if ((rc = ld_need(d, C_A)) < 0)
+                    return cairn_error_code(P->x->err, rc);
                 if (d->a != P->aid)
                     return 0;
                 break;
             case 2:
-                if (!skip_v && (d->v_len != P->venc.len || memcmp(d->v, P->venc.ptr, d->v_len) != 0))
-                    return 0;
                 break;
             case 3:
+                if ((rc = ld_need(d, C_TX)) < 0)
+                    return cairn_error_code(P->x->err, rc);
                 if (!qcell_is_int(P->cval[3]) || d->tx != qcell_int(P->cval[3]))
                     return 0;
                 break;
@@ -691,12 +857,59 @@ static int stream_cand(pat *P, stream *S, cand *k)
 }
 
 /* Scans index ix under prefix, every datom a candidate. */
+#define PREFILTER_MAX 8
+
+/*
+ * When v is bound to a few distinct values (an input scalar, a small
+ * relation), their encodings filter the scan on bytes, as a constant
+ * would, before any value is looked up in the dictionary.
+ */
+static int prefilter_init(pat *P, const stream *S, cairn_buf *encs, size_t *offs, int *n)
+{
+    qcell seen[PREFILTER_MAX];
+    int j = -1;
+    *n = 0;
+    for (int b = 0; b < S->nb; b++)
+        if (S->bpos[b] == 2)
+            j = b;
+    if (j < 0 || P->kind[2] != P_BOUND)
+        return 0;
+    for (size_t r = 0; r < S->keys.nrows; r++) {
+        qcell c = qrel_row(&S->keys, r)[j];
+        int found = 0;
+        for (int i = 0; i < *n && !found; i++)
+            found = seen[i] == c;
+        if (found || c == QCELL_NONE)
+            continue;
+        if (*n == PREFILTER_MAX) {
+            *n = 0;  /* too many: no prefilter */
+            return 0;
+        }
+        seen[*n] = c;
+        offs[*n] = encs->len;
+        if (qdict_enc(&P->x->dict, c, encs) == CAIRN_ENOMEM)
+            return qx_oom(P->x);
+        offs[++*n] = encs->len;
+    }
+    return 0;
+}
+
+static int prefilter_pass(ldatom *d, const cairn_buf *encs, const size_t *offs, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (ld_v_is(d, (const uint8_t *)encs->ptr + offs[i], offs[i + 1] - offs[i]))
+            return 1;
+    return 0;
+}
+
 static int stream_db(pat *P, cairn_index_kind ix, const uint8_t *prefix, size_t len, int skip_v)
 {
     stream S;
     qscan sc;
-    cairn_raw_datom d;
-    int rc, ok;
+    ldatom d;
+    cairn_buf encs = CAIRN_BUF_INIT;
+    size_t offs[PREFILTER_MAX + 1];
+    int rc, ok, npre = 0;
     if ((rc = stream_init(P, &S)) < 0) {
         stream_dispose(&S);
         return rc;
@@ -704,6 +917,11 @@ static int stream_db(pat *P, cairn_index_kind ix, const uint8_t *prefix, size_t 
     if (S.nb && S.keys.nrows == 0) {
         stream_dispose(&S);
         return 0;
+    }
+    if ((rc = prefilter_init(P, &S, &encs, offs, &npre)) < 0) {
+        cairn_buf_dispose(&encs);
+        stream_dispose(&S);
+        return rc;
     }
     if ((rc = scan_open(&sc, P->src->db, ix, prefix, len)) < 0) {
         stream_dispose(&S);
@@ -716,6 +934,8 @@ static int stream_db(pat *P, cairn_index_kind ix, const uint8_t *prefix, size_t 
         k.d = &d;
         if ((rc = qx_poll(P->x)) < 0)
             break;
+        if (npre && !prefilter_pass(&d, &encs, offs, npre))
+            continue;
         if ((rc = datom_consts(P, &k, skip_v, &ok)) < 0)
             break;
         if (ok && (rc = stream_cand(P, &S, &k)) < 0)
@@ -724,6 +944,7 @@ static int stream_db(pat *P, cairn_index_kind ix, const uint8_t *prefix, size_t 
     if (rc < 0 && rc != CAIRN_ECANCELED && rc != CAIRN_ENOMEM && !P->x->err->code)
         cairn_error_code(P->x->err, rc);
     scan_close(&sc);
+    cairn_buf_dispose(&encs);
     stream_dispose(&S);
     return rc < 0 ? rc : 0;
 }
@@ -877,7 +1098,7 @@ static int probe_db(pat *P, cairn_index_kind ix, const uint8_t *prefix, size_t l
     scan_opened = 1;
     for (size_t g = 0; g < n;) {
         size_t end = g + 1;
-        cairn_raw_datom d;
+        ldatom d;
         const uint8_t *kenc = NULL;
         uint32_t klen = 0;
         while (end < n && keys[end].key == keys[g].key)
@@ -913,7 +1134,11 @@ static int probe_db(pat *P, cairn_index_kind ix, const uint8_t *prefix, size_t l
             int ok;
             qcell kk[5];
             int nk;
-            if (ppos == 2 ? d.a != P->aid || d.v_len != klen || memcmp(d.v, kenc, klen) != 0
+            if ((rc = ld_need(&d, ppos == 2 ? C_A : C_E)) < 0 || (ix == CAIRN_IX_AEVT && (rc = ld_need(&d, C_A)) < 0)) {
+                rc = cairn_error_code(x->err, rc);
+                break;
+            }
+            if (ppos == 2 ? d.a != P->aid || !ld_v_is(&d, kenc, klen)
                           : d.e != qcell_int(keys[g].key) || (ix == CAIRN_IX_AEVT && d.a != P->aid)) {
                 scan_unread(&sc);
                 break;
@@ -1203,7 +1428,7 @@ double cairn_query__pattern_estimate(qx *x, const qclause *c, int srci, const qv
     if (st[1] == P_CONST) {
         const cairn_attr *attr = NULL;
         cairn_val a = c->terms[1].val;
-        astat *as;
+        astat *as = NULL;
         if (cairn_type_of(a) == CAIRN_KEYWORD)
             attr = cairn_db__attr(src->db, a);
         if (!attr)
@@ -1213,9 +1438,18 @@ double cairn_query__pattern_estimate(qx *x, const qclause *c, int srci, const qv
         if (as->n == 0)
             return 0;
         if (st[0] == P_CONST || st[0] == P_BOUND) {
-            per = entity_fanout(as);
-            if (st[2] == P_CONST || st[2] == P_BOUND)
-                per = per / (as->dv ? as->dv : 1) < 0.05 ? 0.05 : per / (as->dv ? as->dv : 1);
+            /* card-one: at most one value per entity; no sample needed */
+            if (!attr->many && st[2] != P_CONST && st[2] != P_BOUND)
+                per = 1;
+            else if (attr_sample(x, src->db, as) < 0)
+                per = 1;
+            else {
+                per = entity_fanout(as);
+                if (st[2] == P_CONST || st[2] == P_BOUND)
+                    per = per / (as->dv ? as->dv : 1) < 0.05 ? 0.05 : per / (as->dv ? as->dv : 1);
+            }
+        } else if (st[2] == P_BOUND && attr->unique) {
+            per = 1;  /* a unique value names one entity */
         } else if (st[2] == P_CONST) {
             cairn_buf b = CAIRN_BUF_INIT;
             uint64_t cnt = 0;
@@ -1228,13 +1462,16 @@ double cairn_query__pattern_estimate(qx *x, const qclause *c, int srci, const qv
                         cairn_db__count_prefix(src->db, CAIRN_IX_AVET, (const uint8_t *)pre.ptr, pre.len, &cnt) == 0)
                         per = (double)cnt;
                     cairn_buf_dispose(&pre);
-                } else {
+                } else if (attr_sample(x, src->db, as) == 0) {
                     per = (double)as->n * sample_sel(as, (const uint8_t *)b.ptr, b.len);
                 }
             }
             cairn_buf_dispose(&b);
+        } else if (st[2] == P_BOUND && attr->type == CAIRN_VT_REF) {
+            /* refs: as many referrers per entity as references per referrer */
+            per = attr_sample(x, src->db, as) == 0 ? entity_fanout(as) : 2;
         } else if (st[2] == P_BOUND) {
-            per = value_fanout(as);
+            per = attr_sample(x, src->db, as) == 0 ? value_fanout(as) : 10;
         } else {
             per = (double)as->n;
         }
