@@ -506,7 +506,7 @@ static int sink_init(sink *s, qx *x, const cairn_query_opts *opts)
     memset(s, 0, sizeof *s);
     s->x = x;
     s->kind = q->find_kind;
-    s->bag = q->nwith > 0;
+    s->bag = q->nwith > 0 && !q->has_aggregates;  /* aggregated groups are distinct */
     s->skip = opts ? opts->offset : 0;
     s->left = opts && opts->limit ? opts->limit : SIZE_MAX;
     s->out = cairn_nil();

@@ -220,13 +220,12 @@ static void result_vars(const qquery *q, qvset *out)
         qv_add(out, q->with[i]);
 }
 
-/* Everything up to a plan. */
-static int prepare(qrun *r, cairn_val query, const cairn_input *inputs, size_t ninputs,
-                   const cairn_query_opts *opts, cairn_error *err, qplan **plan)
+/* Everything up to a plan: parse, inputs, resolution. */
+static int prepare_query(qrun *r, cairn_val query, const cairn_input *inputs, size_t ninputs,
+                         const cairn_query_opts *opts, cairn_error *err)
 {
     qx *x = &r->x;
     cairn_val form;
-    qvset in, outv;
     int rc;
     memset(r, 0, sizeof *r);
     r->form = cairn_nil();
@@ -266,13 +265,22 @@ static int prepare(qrun *r, cairn_val query, const cairn_input *inputs, size_t n
         x->srcs[i].datoms = -1;
     if ((rc = bind_inputs(r)) < 0)
         return rc;
-    if ((rc = cairn_query__resolve(&r->q, &r->arena, err)) < 0)
+    return cairn_query__resolve(&r->q, &r->arena, err);
+}
+
+/* Everything up to a plan, and the plan. */
+static int prepare(qrun *r, cairn_val query, const cairn_input *inputs, size_t ninputs,
+                   const cairn_query_opts *opts, cairn_error *err, qplan **plan)
+{
+    qvset in, outv;
+    int rc;
+    if ((rc = prepare_query(r, query, inputs, ninputs, opts, err)) < 0)
         return rc;
     qv_clear(&in);
     for (int i = 0; i < r->init.ncols; i++)
         qv_add(&in, r->init.vars[i]);
     result_vars(&r->q, &outv);
-    return cairn_query__plan(plan, x, &r->q.where, 0, &in, (double)(r->init.nrows ? r->init.nrows : 1), &outv,
+    return cairn_query__plan(plan, &r->x, &r->q.where, 0, &in, (double)(r->init.nrows ? r->init.nrows : 1), &outv,
                              r->q.nvars, r->q.names);
 }
 
@@ -293,6 +301,27 @@ done:
     run_dispose(&r);
     if (rc == CAIRN_ENOMEM)
         cairn_error_oom(err);
+    return rc;
+}
+
+int cairn_query__ref_q(cairn_val *out, cairn_val query, const cairn_input *inputs, size_t ninputs,
+                       cairn_error *err)
+{
+    qrun r;
+    qrel res = QREL_INIT;
+    qvset outv;
+    int vars[QMAX_VARS], nv = 0, rc;
+    if ((rc = prepare_query(&r, query, inputs, ninputs, NULL, err)) < 0)
+        goto done;
+    result_vars(&r.q, &outv);
+    for (int v = qv_next(&outv, 0); v >= 0; v = qv_next(&outv, v + 1))
+        vars[nv++] = v;
+    if ((rc = cairn_query__ref_eval(&r.x, &r.q, &r.init, &res, vars, nv)) < 0)
+        goto done;
+    rc = cairn_query__result(&r.x, &res, &r.opts, out);
+done:
+    qrel_dispose(&res);
+    run_dispose(&r);
     return rc;
 }
 

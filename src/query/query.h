@@ -560,7 +560,10 @@ int cairn_query__apply(qx *x, const qclause *c, const qcell *row, const qrel *re
 /* Result building (find.c): F holds at least the find, with and pull vars. */
 int cairn_query__result(qx *x, qrel *f, const cairn_query_opts *opts, cairn_val *out);
 
-/* The naive reference evaluator (refeval.c), for differential tests. */
+/* The naive reference evaluator (refeval.c): evaluates q's :where from the
+ * input relation into result (columns vars). */
+int cairn_query__ref_eval(qx *x, qquery *q, const qrel *init, qrel *result, const int *vars, int nvars);
+/* cairn_q through the reference evaluator (q.c), for differential tests. */
 int cairn_query__ref_q(cairn_val *out, cairn_val query, const cairn_input *inputs, size_t ninputs,
                        cairn_error *err);
 
