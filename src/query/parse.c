@@ -39,7 +39,12 @@ typedef struct pctx {
     pscope sc;              /* current variable scope */
     int in_rule;            /* parsing a rule body */
     int in_inputs;          /* parsing :in (plain symbols bind) */
+    int depth;              /* not/or/and nesting */
 } pctx;
+
+/* Nesting of not, or and and. Deeper queries are refused: the planner and
+ * executor recurse once per level with frames of a few KiB. */
+#define QMAX_NESTING 64
 
 /* ---- small helpers ---------------------------------------------------------- */
 
@@ -530,6 +535,7 @@ static int list_clause(pctx *p, cairn_val form, qclause *c, int src)
 
 static int clause(pctx *p, cairn_val form, qclause *c, int src)
 {
+    int rc;
     memset(c, 0, sizeof *c);
     c->form = form;
     c->src = src;
@@ -541,8 +547,15 @@ static int clause(pctx *p, cairn_val form, qclause *c, int src)
             return fn_clause(p, form, c);
         return pattern(p, form, c, src);
     }
-    if (cairn_type_of(form) == CAIRN_LIST)
-        return list_clause(p, form, c, src);
+    if (cairn_type_of(form) == CAIRN_LIST) {
+        if (p->depth >= QMAX_NESTING)
+            return cairn_error_set(p->err, CAIRN_ELIMIT, ":parser/where", "clauses nested more than %d deep",
+                                   QMAX_NESTING);
+        p->depth++;
+        rc = list_clause(p, form, c, src);
+        p->depth--;
+        return rc;
+    }
     return fail(p, ":parser/where", "Cannot parse clause", form);
 }
 

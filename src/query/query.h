@@ -445,6 +445,7 @@ typedef struct qx {
     cairn_buf scratch;       /* key building */
     uint64_t rand_state;     /* rand / sample */
     int explain;             /* planning only (no rule fixpoints run) */
+    int call_depth;          /* nested fixpoints (rules called inside not/or of rules) */
     cairn_buf *explain_out;  /* explain text */
 } qx;
 

@@ -477,6 +477,12 @@ int cairn_query__call(qx *x, const qstep *s, int src, qrel *in, qrel *out)
     memset(&f, 0, sizeof f);
     if (s->no_answers)
         return empty_out(x, s, in, out);
+    /* a rule that calls itself through not (non-stratified negation) would
+     * nest fresh evaluations without end */
+    if (x->call_depth >= 64)
+        return cairn_error_set(x->err, CAIRN_ELIMIT, ":query/where",
+                               "rules nest through not/or more than 64 deep (negation that is not stratified?)");
+    x->call_depth++;
     if ((rc = fix_inst(x, &f, s->c->rule, s->c->nterms, s->adorn, src, &callee)) < 0)
         goto done;
     if ((rc = cjoin_init(x, &J, s, in, callee)) < 0)
@@ -493,6 +499,7 @@ int cairn_query__call(qx *x, const qstep *s, int src, qrel *in, qrel *out)
     out->distinct = in->distinct && J.nkeep == in->ncols && J.complete;
     rc = join_rows(x, &J, in, 0, in->nrows, callee, callee->answers.nrows, out);
 done:
+    x->call_depth--;
     fix_free(&f);
     return rc;
 }

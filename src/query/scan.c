@@ -842,7 +842,7 @@ static int stream_cand(pat *P, stream *S, cand *k)
         return 0;
     if (!S->nb) {
         for (size_t r = 0; r < P->in->nrows; r++)
-            if ((rc = emit(P, r, k->cell)) < 0)
+            if ((rc = emit(P, r, k->cell)) < 0 || (rc = qx_poll(P->x)) < 0)
                 return rc;
         return 0;
     }
