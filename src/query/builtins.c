@@ -1496,6 +1496,58 @@ FN(f_missing)
     return 0;
 }
 
+/* (q query & inputs): a nested query; sources pass as they are. */
+FN(f_q)
+{
+    cairn_input in[16];
+    cairn_query_opts o = CAIRN_QUERY_OPTS_INIT;
+    int rc;
+    if (n - 1 > 16)
+        return cairn_error_set(x->err, CAIRN_ELIMIT, ":query/where", "q: more than 16 inputs");
+    if (x->call_depth >= 16)
+        return cairn_error_set(x->err, CAIRN_ELIMIT, ":query/where", "q: nested more than 16 deep");
+    for (int i = 1; i < n; i++) {
+        if (srcs && srcs[i] && srcs[i]->db)
+            in[i - 1] = cairn_input_db(srcs[i]->db);
+        else if (srcs && srcs[i])
+            in[i - 1] = cairn_input_val(srcs[i]->coll);
+        else
+            in[i - 1] = cairn_input_val(a[i]);
+    }
+    if (x->has_deadline) {
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        o.timeout_ms = (x->deadline.tv_sec - now.tv_sec) * 1000 + (x->deadline.tv_nsec - now.tv_nsec) / 1000000;
+        if (o.timeout_ms <= 0)
+            o.timeout_ms = 1;
+    }
+    x->call_depth++;
+    rc = cairn_q(out, a[0], in, (size_t)(n - 1), &o, x->err);
+    x->call_depth--;
+    return rc;
+}
+
+FN(f_meta)
+{
+    UNUSED_FN_ARGS;
+    *out = cairn_nil();
+    return 0;
+}
+
+/* DataScript's -differ?: the first half of the arguments differs from the second. */
+FN(f_differ)
+{
+    int h = n / 2;
+    UNUSED_FN_ARGS;
+    *out = cairn_bool(0);
+    for (int i = 0; i < h; i++)
+        if (!cairn_equal(a[i], a[h + i])) {
+            *out = cairn_bool(1);
+            break;
+        }
+    return 0;
+}
+
 FN(f_not_fn)
 {
     UNUSED_FN_ARGS;
@@ -1604,6 +1656,9 @@ static const qbuiltin builtins[] = {
     { "untuple", f_untuple, 1, 1, P },
     { "before?", f_before, 2, 2, P },
     { "after?", f_after, 2, 2, P },
+    { "q", f_q, 1, -1, 0 },
+    { "meta", f_meta, 1, 1, P },
+    { "-differ?", f_differ, 0, -1, P },
     { "get-else", f_get_else, 4, 4, QFN_SOURCE },
     { "get-some", f_get_some, 3, -1, QFN_SOURCE },
     { "missing?", f_missing, 3, 3, QFN_SOURCE },

@@ -218,6 +218,8 @@ static int ready(pl *P, int ci, int *err_rc)
     }
 }
 
+static void find_range(pl *P, const qclause *c, const qterm **lo, const qterm **hi);
+
 /* ---- estimates ----------------------------------------------------------------------- */
 
 static double body_estimate(pl *P, const qbody *b, int src, const qvset *bound)
@@ -239,8 +241,16 @@ static double estimate(pl *P, const qclause *c)
 {
     int src = c->src >= 0 ? c->src : P->src;
     switch (c->kind) {
-    case QC_PATTERN:
+    case QC_PATTERN: {
+        const qterm *lo, *hi;
+        find_range(P, c, &lo, &hi);
+        if (lo || hi) {
+            double r = cairn_query__range_estimate(P->x, c, src, &P->bound, lo, hi, P->est);
+            if (r >= 0)
+                return r;
+        }
         return cairn_query__pattern_estimate(P->x, c, src, &P->bound, P->est);
+    }
     case QC_FN:
         return P->est * (c->out.kind == QB_COLL || c->out.kind == QB_REL ? 4 : 1);
     case QC_OR: {
@@ -263,6 +273,47 @@ static double estimate(pl *P, const qclause *c)
     }
     default:
         return P->est;
+    }
+}
+
+/* ---- range predicates ---------------------------------------------------------------------- */
+
+/*
+ * A comparison of a pattern's value variable with a constant or a bound
+ * variable ([(> ?v 30)], [(<= ?lo ?v)]) can bound an AVET scan instead of
+ * filtering a full one. The predicate still runs afterwards: the range is
+ * only a superset (inclusive, and by encoding order within one type).
+ */
+static void find_range(pl *P, const qclause *c, const qterm **lo, const qterm **hi)
+{
+    int v;
+    *lo = *hi = NULL;
+    if (c->kind != QC_PATTERN || c->nterms < 3 || c->terms[2].kind != QT_VAR || qv_has(&P->bound, c->terms[2].id) ||
+        c->terms[0].kind == QT_CONST || (c->terms[0].kind == QT_VAR && qv_has(&P->bound, c->terms[0].id)))
+        return;
+    v = c->terms[2].id;
+    for (int j = 0; j < P->body->n; j++) {
+        const qclause *p = &P->body->c[j];
+        int op, vi;
+        const qterm *other;
+        if (P->done[j] || p->kind != QC_PRED || !p->fn || !(p->fn->flags & QFN_CMP) || p->nterms != 2)
+            continue;
+        op = cairn_query__cmp_op(p->fn);
+        if (op != '<' && op != 'L' && op != '>' && op != 'G')
+            continue;
+        vi = p->terms[0].kind == QT_VAR && p->terms[0].id == v ? 0 : p->terms[1].kind == QT_VAR && p->terms[1].id == v ? 1 : -1;
+        if (vi < 0)
+            continue;
+        other = &p->terms[1 - vi];
+        if (!(other->kind == QT_CONST || (other->kind == QT_VAR && qv_has(&P->bound, other->id))))
+            continue;
+        /* v op other, or other op v */
+        if ((vi == 0) == (op == '<' || op == 'L')) {
+            if (!*hi)
+                *hi = other;
+        } else if (!*lo) {
+            *lo = other;
+        }
     }
 }
 
@@ -306,6 +357,7 @@ static int schedule(pl *P, int ci, double est)
     switch (c->kind) {
     case QC_PATTERN:
         s = new_step(P, ci, QS_PATTERN);
+        find_range(P, c, &s->lo, &s->hi);
         break;
     case QC_PRED:
         s = new_step(P, ci, QS_FILTER);
@@ -607,7 +659,7 @@ void cairn_query__plan_print(cairn_buf *b, qx *x, const qplan *p, int ind)
         cairn_buf_printf(b, "%d. %s ", i + 1, what);
         cairn_query__show(b, s->c->form);
         if (s->kind == QS_PATTERN)
-            cairn_buf_printf(b, "  [%s]", cairn_query__pattern_access(x, s->c, s->src, &s->before));
+            cairn_buf_printf(b, "  [%s]", cairn_query__pattern_access(x, s->c, s->src, &s->before, s->lo, s->hi));
         if (s->kind == QS_CALL) {
             cairn_buf_puts(b, "  [bound args: ");
             for (int j = 0; j < s->c->nterms && j < 64; j++)

@@ -144,7 +144,13 @@ int qrel_reserve(qrel *r, size_t n);
 /* A new row to fill (NULL when out of memory or too many rows). */
 qcell *qrel_add(qrel *r);
 int qrel_push(qrel *r, const qcell *row);
-static inline qcell *qrel_row(const qrel *r, size_t i) { return r->rows + i * (size_t)r->ncols; }
+/* Row i; rows of a relation without columns (or storage) are one shared
+ * empty row, never NULL + offset. */
+extern qcell qrel__none[1];
+static inline qcell *qrel_row(const qrel *r, size_t i)
+{
+    return r->rows ? r->rows + i * (size_t)r->ncols : qrel__none;
+}
 /* Column of var, or -1. */
 int qrel_col(const qrel *r, int var);
 /* Moves src into dst (dst disposed first); src becomes empty. */
@@ -496,6 +502,7 @@ typedef struct qstep {
     int nouts;
     uint64_t adorn;         /* CALL: bound argument positions */
     int no_answers;         /* CALL: a required var is not bound as written: empty */
+    const qterm *lo, *hi;   /* PATTERN: range predicates on v pushed into AVET bounds (or NULL) */
 } qstep;
 
 struct qplan {
@@ -538,7 +545,12 @@ int cairn_query__pattern(qx *x, const qstep *s, qrel *in, qrel *out);
 /* Estimated rows of a pattern given bound variables (scan.c). */
 double cairn_query__pattern_estimate(qx *x, const qclause *c, int src, const qvset *bound, double rows_in);
 /* The access path the pattern will take (static text, for explain). */
-const char *cairn_query__pattern_access(qx *x, const qclause *c, int src, const qvset *bound);
+const char *cairn_query__pattern_access(qx *x, const qclause *c, int src, const qvset *bound, const qterm *lo,
+                                        const qterm *hi);
+/* Estimated rows of a pattern whose v lies in [lo, hi] (terms may be NULL),
+ * or -1 when an AVET range cannot serve it. */
+double cairn_query__range_estimate(qx *x, const qclause *c, int src, const qvset *bound, const qterm *lo,
+                                   const qterm *hi, double rows_in);
 
 /* A rule call step outside any fixpoint: runs one to completion (rules.c). */
 int cairn_query__call(qx *x, const qstep *s, int src, qrel *in, qrel *out);

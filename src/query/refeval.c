@@ -527,7 +527,7 @@ static int table_of(rctx *R, int rule, int nargs, uint64_t mask, const qcell *ke
     rtab *t;
     int nb = 0;
     for (int i = 0; i < nargs; i++)
-        nb += (mask >> i) & 1;
+        nb += (int)((mask >> i) & 1);
     for (t = R->tabs; t; t = t->next)
         if (t->rule == rule && t->nargs == nargs && t->mask == mask && memcmp(t->key, key, (size_t)nb * sizeof *key) == 0) {
             *out = t;

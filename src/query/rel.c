@@ -96,6 +96,8 @@ int qv_next(const qvset *s, int from)
 
 /* ---- relations ------------------------------------------------------------------ */
 
+qcell qrel__none[1];
+
 int qrel_init(qrel *r, int ncols, const int *vars)
 {
     memset(r, 0, sizeof *r);
@@ -149,12 +151,12 @@ int qrel_reserve(qrel *r, size_t n)
 
 qcell *qrel_add(qrel *r)
 {
-    static qcell none;
+
     if (r->ncols == 0) {
         if (r->nrows >= QREL_MAX_ROWS)
             return NULL;
         r->nrows++;
-        return &none;
+        return qrel__none;
     }
     if (r->nrows == r->cap && qrel_reserve(r, 1) < 0)
         return NULL;

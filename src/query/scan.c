@@ -32,6 +32,7 @@
  */
 #include "query/query.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -55,6 +56,7 @@ typedef struct qscan {
     int nkeys, pos;                  /* batch size and next */
     cairn_cursor *cur;               /* slow: a view cursor */
     cairn_buf seek;                  /* slow: the seek key */
+    cairn_buf hi_store;              /* range scans: the upper bound */
 } qscan;
 
 static int scan_open_cursor(qscan *s, const uint8_t *from, size_t from_len)
@@ -94,6 +96,42 @@ static int scan_open(qscan *s, const cairn_db *db, cairn_index_kind ix, const ui
     return scan_open_cursor(s, NULL, 0);
 }
 
+/* A scanner over [lo, hi-prefix]: every key >= lo and not past keys
+ * starting with hi. */
+static int scan_open_range(qscan *s, const cairn_db *db, cairn_index_kind ix, const uint8_t *lo, size_t lolen,
+                           const uint8_t *hi, size_t hilen)
+{
+    memset(s, 0, sizeof *s);
+    s->db = db;
+    s->ix = ix;
+    s->fast = db->view == CAIRN_VIEW_CURRENT;
+    if (cairn_buf_put(&s->lo, lo, lolen) < 0 || cairn_buf_grow(&s->lo, 0) < 0 || cairn_buf_put(&s->seek, hi, hilen) < 0 ||
+        cairn_buf_grow(&s->seek, 0) < 0) {
+        cairn_buf_dispose(&s->lo);
+        cairn_buf_dispose(&s->seek);
+        return CAIRN_ENOMEM;
+    }
+    /* the hi bytes live in s->hi_store: s->seek is reused by slow seeks */
+    if (cairn_buf_put(&s->hi_store, hi, hilen) < 0 || cairn_buf_grow(&s->hi_store, 0) < 0) {
+        cairn_buf_dispose(&s->lo);
+        cairn_buf_dispose(&s->seek);
+        return CAIRN_ENOMEM;
+    }
+    cairn_buf_clear(&s->seek);
+    s->prefix_len = lolen ? lolen : 1;  /* a bounded range */
+    s->range.lo.key = s->lo.ptr;
+    s->range.lo.len = lolen;
+    s->range.lo.kind = CAIRN_BOUND_INCL;
+    s->range.hi.key = s->hi_store.ptr;
+    s->range.hi.len = hilen;
+    s->range.hi.kind = CAIRN_BOUND_PREFIX;
+    if (s->fast) {
+        cairn_btree_iter_init(&s->it, &db->trees[ix], &s->range, 0);
+        return 0;
+    }
+    return scan_open_cursor(s, NULL, 0);
+}
+
 static void scan_close(qscan *s)
 {
     if (s->fast)
@@ -102,6 +140,7 @@ static void scan_close(qscan *s)
         cairn_cursor_close(s->cur);
     cairn_buf_dispose(&s->lo);
     cairn_buf_dispose(&s->seek);
+    cairn_buf_dispose(&s->hi_store);
     s->cur = NULL;
 }
 
@@ -460,6 +499,7 @@ enum { P_BLANK = 0, P_CONST, P_BOUND, P_FREE, P_DUP };
 
 typedef struct pat {
     qx *x;                   /* query */
+    const qstep *s;          /* the step (range bounds) */
     const qclause *c;        /* the pattern */
     qsource *src;            /* its source */
     int np;                  /* positions used (nterms) */
@@ -565,6 +605,7 @@ static int pat_init(pat *P, qx *x, const qstep *s, const qrel *in, qrel *out)
     int vars[QMAX_VARS], n = 0, rc;
     memset(P, 0, sizeof *P);
     P->x = x;
+    P->s = s;
     P->c = c;
     P->src = &x->srcs[s->src];
     P->np = c->nterms;
@@ -1199,13 +1240,51 @@ typedef enum access {
     AX_EAVT_PROBE,      /* EAVT, probe bound e */
     AX_EAVT_SCAN,       /* EAVT, everything */
     AX_ATTR_GROUPS,     /* the attribute is a bound variable: per attribute */
-    AX_COLL             /* a collection source */
+    AX_COLL,            /* a collection source */
+    AX_AVET_RANGE       /* AVET a, v within range bounds */
 } access;
 
 static const char *access_name[] = {
     "empty", "AEVT a+e", "AEVT probe e", "AVET a+v", "AVET probe v", "AEVT scan a", "EAVT e",
-    "EAVT probe e", "EAVT scan", "per bound attribute", "collection scan",
+    "EAVT probe e", "EAVT scan", "per bound attribute", "collection scan", "AVET range v",
 };
+
+/* First and last tag of the value type an attribute's range can be read
+ * in encoding order (0 when none: untyped, refs, keywords...). */
+static int range_tags(const cairn_attr *a, uint8_t *first, uint8_t *last)
+{
+    switch (a->type) {
+    case CAIRN_VT_LONG: *first = CAIRN_VTAG_INT_MIN; *last = CAIRN_VTAG_INT_MAX; return 1;
+    case CAIRN_VT_DOUBLE: *first = *last = CAIRN_VTAG_DOUBLE; return 1;
+    case CAIRN_VT_STRING: *first = *last = CAIRN_VTAG_STRING; return 1;
+    case CAIRN_VT_INSTANT: *first = *last = CAIRN_VTAG_INST; return 1;
+    default: return 0;
+    }
+}
+
+/* A bound value as an encoded range bound of the attribute's type: 1 and
+ * bytes appended to b, 0 when it does not fit the type. */
+static int bound_enc(qx *x, const cairn_attr *a, cairn_val v, cairn_buf *b)
+{
+    cairn_val conv = v;
+    int ok;
+    switch (a->type) {
+    case CAIRN_VT_LONG: ok = cairn_type_of(v) == CAIRN_INT; break;
+    case CAIRN_VT_DOUBLE:
+        ok = cairn_type_of(v) == CAIRN_DOUBLE || cairn_type_of(v) == CAIRN_INT;
+        if (cairn_type_of(v) == CAIRN_INT)
+            conv = cairn_double((double)cairn_int_value(v));
+        break;
+    case CAIRN_VT_STRING: ok = cairn_type_of(v) == CAIRN_STRING; break;
+    case CAIRN_VT_INSTANT: ok = cairn_type_of(v) == CAIRN_INST; break;
+    default: ok = 0; break;
+    }
+    if (!ok || (cairn_type_of(conv) == CAIRN_DOUBLE && isnan(cairn_double_value(conv))))
+        return 0;
+    if (cairn_key_put_value(b, conv) < 0)
+        return qx_oom(x);
+    return 1;
+}
 
 static access choose(const pat *P)
 {
@@ -1222,6 +1301,11 @@ static access choose(const pat *P)
             return AX_AVET_V;
         if (P->kind[2] == P_BOUND && cairn_attr_avet(P->attr))
             return AX_AVET_PROBE;
+        if (P->s && (P->s->lo || P->s->hi) && P->kind[2] == P_FREE && cairn_attr_avet(P->attr)) {
+            uint8_t f, l;
+            if (range_tags(P->attr, &f, &l))
+                return AX_AVET_RANGE;
+        }
         return AX_AEVT_SCAN;
     }
     if (P->kind[1] == P_BOUND)
@@ -1231,6 +1315,97 @@ static access choose(const pat *P)
     if (P->kind[0] == P_BOUND)
         return AX_EAVT_PROBE;
     return AX_EAVT_SCAN;
+}
+
+/* The value of a range bound term: a constant, or a variable with one value
+ * in every input row. 1 and *out, or 0. */
+static int bound_value(pat *P, const qterm *t, cairn_val *out)
+{
+    int col;
+    qcell c;
+    if (t->kind == QT_CONST) {
+        *out = t->val;
+        return 1;
+    }
+    if (t->kind != QT_VAR || (col = qrel_col(P->in, t->id)) < 0 || P->in->nrows == 0)
+        return 0;
+    c = qrel_row(P->in, 0)[col];
+    for (size_t r = 1; r < P->in->nrows; r++)
+        if (qrel_row(P->in, r)[col] != c)
+            return 0;
+    *out = qdict_val(&P->x->dict, c);
+    return 1;
+}
+
+/* AVET keys for the step's range: lo (inclusive), hi (as a prefix).
+ * 1 when they could be made, 0 to fall back to a scan. */
+static int range_keys(qx *x, const cairn_attr *a, const qterm *lo, const qterm *hi, cairn_val lov, cairn_val hiv,
+                      cairn_buf *klo, cairn_buf *khi)
+{
+    uint8_t first, last;
+    int rc;
+    if (!range_tags(a, &first, &last))
+        return 0;
+    if (cairn_key_put_u(klo, (uint64_t)a->id) < 0 || cairn_key_put_u(khi, (uint64_t)a->id) < 0)
+        return qx_oom(x);
+    if (lo) {
+        if ((rc = bound_enc(x, a, lov, klo)) <= 0)
+            return rc;
+    } else if (cairn_buf_putc(klo, (char)first) < 0) {
+        return qx_oom(x);
+    }
+    if (hi) {
+        if ((rc = bound_enc(x, a, hiv, khi)) <= 0)
+            return rc;
+    } else if (cairn_buf_putc(khi, (char)last) < 0) {
+        return qx_oom(x);
+    }
+    return 1;
+}
+
+static int run_range(pat *P)
+{
+    cairn_val lov = cairn_nil(), hiv = cairn_nil();
+    cairn_buf klo = CAIRN_BUF_INIT, khi = CAIRN_BUF_INIT;
+    uint8_t pre[CAIRN_KEY_U_MAX];
+    int rc = 1, used;
+    if ((P->s->lo && !bound_value(P, P->s->lo, &lov)) || (P->s->hi && !bound_value(P, P->s->hi, &hiv)))
+        rc = 0;
+    if (rc == 1)
+        rc = range_keys(P->x, P->attr, P->s->lo, P->s->hi, lov, hiv, &klo, &khi);
+    used = rc == 1;
+    if (rc == 1) {
+        stream S;
+        qscan sc;
+        ldatom d;
+        int ok;
+        if ((rc = stream_init(P, &S)) == 0 &&
+            (rc = scan_open_range(&sc, P->src->db, CAIRN_IX_AVET, (const uint8_t *)klo.ptr, klo.len,
+                                  (const uint8_t *)khi.ptr, khi.len)) == 0) {
+            P->has_last = 0;
+            while ((rc = scan_next(&sc, &d)) == 1) {
+                cand k;
+                k.have = 0;
+                k.d = &d;
+                if ((rc = qx_poll(P->x)) < 0 || (rc = datom_consts(P, &k, 0, &ok)) < 0)
+                    break;
+                if (ok && (rc = stream_cand(P, &S, &k)) < 0)
+                    break;
+            }
+            scan_close(&sc);
+        } else if (rc < 0) {
+            rc = qx_oom(P->x);
+        }
+        stream_dispose(&S);
+        if (rc < 0 && rc != CAIRN_ECANCELED && rc != CAIRN_ENOMEM && !P->x->err->code)
+            cairn_error_code(P->x->err, rc);
+    }
+    cairn_buf_dispose(&klo);
+    cairn_buf_dispose(&khi);
+    if (used || rc < 0)
+        return rc < 0 ? rc : 0;
+    /* the bounds cannot be used (several values, another type): scan */
+    return stream_db(P, CAIRN_IX_AEVT, pre, cairn_key_u(pre, (uint64_t)P->aid), 0);
 }
 
 static int run_db(pat *P)
@@ -1263,6 +1438,8 @@ static int run_db(pat *P)
     case AX_AEVT_SCAN:
         n = cairn_key_u(pre, (uint64_t)P->aid);
         return stream_db(P, CAIRN_IX_AEVT, pre, n, 0);
+    case AX_AVET_RANGE:
+        return run_range(P);
     case AX_EAVT_E:
         n = cairn_key_u(pre, (uint64_t)qcell_int(P->cval[0]));
         return stream_db(P, CAIRN_IX_EAVT, pre, n, 0);
@@ -1491,10 +1668,16 @@ double cairn_query__pattern_estimate(qx *x, const qclause *c, int srci, const qv
     return rows_in * per;
 }
 
-const char *cairn_query__pattern_access(qx *x, const qclause *c, int srci, const qvset *bound)
+const char *cairn_query__pattern_access(qx *x, const qclause *c, int srci, const qvset *bound, const qterm *lo,
+                                        const qterm *hi)
 {
     pat P;
+    qstep st;
     memset(&P, 0, sizeof P);
+    memset(&st, 0, sizeof st);
+    st.lo = lo;
+    st.hi = hi;
+    P.s = &st;
     P.x = x;
     P.c = c;
     P.src = &x->srcs[srci];
@@ -1508,4 +1691,42 @@ const char *cairn_query__pattern_access(qx *x, const qclause *c, int srci, const
             P.empty = 1;
     }
     return access_name[choose(&P)];
+}
+
+double cairn_query__range_estimate(qx *x, const qclause *c, int srci, const qvset *bound, const qterm *lo,
+                                   const qterm *hi, double rows_in)
+{
+    qsource *src = &x->srcs[srci];
+    const cairn_attr *a;
+    cairn_buf klo = CAIRN_BUF_INIT, khi = CAIRN_BUF_INIT;
+    uint64_t n = 0, h = 0;
+    double est = -1;
+    (void)bound;
+    if (!src->db || c->terms[1].kind != QT_CONST || cairn_type_of(c->terms[1].val) != CAIRN_KEYWORD ||
+        !(a = cairn_db__attr(src->db, c->terms[1].val)) || !cairn_attr_avet(a))
+        return -1;
+    if ((lo && lo->kind != QT_CONST) || (hi && hi->kind != QT_CONST)) {
+        /* a bound variable: its value is known only when the step runs */
+        astat *as = NULL;
+        if (attr_stat(x, srci, src->db, a->id, &as) < 0)
+            return -1;
+        return rows_in * (double)as->n / ((lo && hi) ? 9 : 3);
+    }
+    if (range_keys(x, a, lo, hi, lo ? lo->val : cairn_nil(), hi ? hi->val : cairn_nil(), &klo, &khi) == 1) {
+        cairn_btree_range r;
+        r.lo.key = klo.ptr;
+        r.lo.len = klo.len;
+        r.lo.kind = CAIRN_BOUND_INCL;
+        r.hi.key = khi.ptr;
+        r.hi.len = khi.len;
+        r.hi.kind = CAIRN_BOUND_PREFIX;
+        if (cairn_btree_count_range(&n, &src->db->trees[CAIRN_IX_AVET], &r) == 0) {
+            if (src->db->view == CAIRN_VIEW_HISTORY || src->db->view == CAIRN_VIEW_AS_OF)
+                cairn_btree_count_range(&h, &src->db->trees[CAIRN_T_TAVET], &r);
+            est = rows_in * (double)(n + h);
+        }
+    }
+    cairn_buf_dispose(&klo);
+    cairn_buf_dispose(&khi);
+    return est;
 }

@@ -400,3 +400,31 @@ void test_query_api__concurrent_readers_share_a_db_value(void)
     }
     qt_close(&d);
 }
+
+void test_query_api__range_predicates_bound_avet_scans(void)
+{
+    const char *txs[] = { "[{:db/ident :n :db/valueType :db.type/long :db/cardinality :db.cardinality/one :db/index true}"
+                          " {:db/ident :s :db/valueType :db.type/string :db/cardinality :db.cardinality/one :db/index true}"
+                          " {:db/ident :d :db/valueType :db.type/double :db/cardinality :db.cardinality/one :db/index true}]",
+                          "[{:n -5 :s \"apple\" :d -1.5} {:n 0 :s \"banana\" :d 0.0} {:n 7 :s \"cherry\" :d 2.5}"
+                          " {:n 12 :s \"date\" :d 10.0} {:n 300 :s \"elder\" :d 1e9}]" };
+    qt_db d = qt_open("qapi-range", "", txs, 2);
+    cairn_val q = qt_read("[:find ?x :where [?e :n ?x] [(> ?x 0)] [(<= ?x 12)]]");
+    cairn_input in = cairn_input_db(d.db);
+    cairn_error err = CAIRN_ERROR_INIT;
+    char *text;
+    CHECK_OK(cairn_explain(&text, q, &in, 1, &err));
+    CHECK(strstr(text, "AVET range v") != NULL);
+    cairn_free(text);
+    cairn_release(q);
+    CHECK_Q(d.db, "[:find ?x :where [?e :n ?x] [(> ?x 0)] [(<= ?x 12)]]", NULL, "#{[7] [12]}");
+    CHECK_Q(d.db, "[:find ?x :where [?e :n ?x] [(< ?x 7)]]", NULL, "#{[-5] [0]}");
+    CHECK_Q(d.db, "[:find ?x :where [?e :n ?x] [(>= 7 ?x)]]", NULL, "#{[-5] [0] [7]}");
+    CHECK_Q(d.db, "[:find ?x :in $ ?lo :where [?e :n ?x] [(< ?lo ?x)]]", "[12]", "#{[300]}");
+    CHECK_Q(d.db, "[:find ?s :where [?e :s ?s] [(>= ?s \"c\")] [(< ?s \"e\")]]", NULL, "#{[\"cherry\"] [\"date\"]}");
+    CHECK_Q(d.db, "[:find ?x :where [?e :d ?x] [(> ?x 0)] [(< ?x 100)]]", NULL, "#{[2.5] [10.0]}");
+    /* a bound of another type filters, it does not bound the scan */
+    CHECK_Q(d.db, "[:find ?x :where [?e :d ?x] [(> ?x 2)]]", NULL, "#{[2.5] [10.0] [1.0E9]}");
+    CHECK_QERR(d.db, "[:find ?x :where [?e :n ?x] [(> ?x \"a\")]]", NULL, ":query/where");
+    qt_close(&d);
+}
