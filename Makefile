@@ -145,6 +145,13 @@ unit: all rel $(BENCH_PROGS)
 	build/rel/cairn-tests $(T)
 .PHONY: unit
 
+# The query engine against its naive reference evaluator on many more random
+# databases and queries than make test runs (CAIRN_TEST_SCALE rounds).
+SOAK_SCALE ?= 40
+soak-query: rel
+	CAIRN_TEST_SCALE=$(SOAK_SCALE) build/rel/cairn-tests test_query_differential
+.PHONY: soak-query
+
 # Any corpus folder of the conformance format: make conformance CORPUS=<dir>
 CORPUS ?= ../shared/conformance
 conformance: rel
