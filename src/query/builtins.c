@@ -594,7 +594,12 @@ FN(f_rand_int)
     if ((rc = to_num(x, "rand-int", a[0], &p)) < 0)
         return rc;
     x->rand_state = x->rand_state * 6364136223846793005ULL + 1442695040888963407ULL;
-    *out = cairn_int((int64_t)((double)(x->rand_state >> 11) / 9007199254740992.0 * num_f(&p)));
+    {
+        double r = (double)(x->rand_state >> 11) / 9007199254740992.0 * num_f(&p);
+        if (!(r > -9.2e18 && r < 9.2e18))
+            return cairn_error_set(x->err, CAIRN_EINVALID, ":query/where", "rand-int: value out of range for long");
+        *out = cairn_int((int64_t)r);
+    }
     return 0;
 }
 
