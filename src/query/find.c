@@ -201,153 +201,201 @@ static int int_aggregate(qx *x, const qagg *a, const vals *g, cairn_val *out, in
     return 0;
 }
 
+typedef int (*agg_fn)(qx *x, const qagg *a, cairn_val param, const vals *g, cairn_val *out);
+
+/* The n of (max n ?x), (rand n ?x), (sample n ?x); refuses absurd sizes. */
+static int agg_param(qx *x, cairn_val param, size_t *out)
+{
+    int64_t k = cairn_type_of(param) == CAIRN_INT ? cairn_int_value(param) : 0;
+    if (k > 10000000)
+        return cairn_error_set(x->err, CAIRN_ELIMIT, ":query/find", "aggregate size %lld is too large", (long long)k);
+    *out = k > 0 ? (size_t)k : 0;
+    return 0;
+}
+
+static int agg_count(qx *x, const qagg *a, cairn_val param, const vals *g, cairn_val *out)
+{
+    (void)x, (void)a, (void)param;
+    *out = cairn_int((int64_t)g->n);
+    return 0;
+}
+
+static int agg_distinct(qx *x, const qagg *a, cairn_val param, const vals *g, cairn_val *out)
+{
+    cairn_val set;
+    int rc;
+    (void)param;
+    if (cairn_set_new(&set, g->n) < 0)
+        return qx_oom(x);
+    for (size_t i = 0; i < g->n; i++)
+        if ((rc = cairn_coll_push(&set, g->v[i])) < 0 && rc != CAIRN_EEXISTS) {
+            cairn_release(set);
+            return qx_oom(x);
+        }
+    if (agg_is(a, "distinct")) {
+        *out = set;
+    } else {
+        *out = cairn_int((int64_t)cairn_count(set));
+        cairn_release(set);
+    }
+    return 0;
+}
+
+static int agg_sum(qx *x, const qagg *a, cairn_val param, const vals *g, cairn_val *out)
+{
+    (void)param;
+    if (agg_is(a, "avg"))
+        return avg_of(x, g, out);
+    if (agg_is(a, "variance"))
+        return variance_of(x, g, out);
+    return sum_of(x, g, out);
+}
+
+static int agg_stddev(qx *x, const qagg *a, cairn_val param, const vals *g, cairn_val *out)
+{
+    cairn_val var;
+    int rc;
+    (void)a, (void)param;
+    if ((rc = variance_of(x, g, &var)) < 0)
+        return rc;
+    *out = cairn_double(sqrt(to_double(var)));
+    cairn_release(var);
+    return 0;
+}
+
+static int agg_median(qx *x, const qagg *a, cairn_val param, const vals *g, cairn_val *out)
+{
+    cairn_val *s, sum;
+    size_t mid = g->n / 2;
+    int rc;
+    (void)a, (void)param;
+    if (g->n == 0) {
+        *out = cairn_nil();
+        return 0;
+    }
+    if ((rc = check_comparable(x, g)) < 0 || (rc = sorted(x, g, &s)) < 0)
+        return rc;
+    if (g->n % 2) {
+        *out = cairn_retain(s[mid]);
+    } else if ((rc = cairn_query__arith(&sum, x, OP_ADD, s[mid - 1], s[mid])) == 0) {
+        rc = cairn_query__arith(out, x, OP_DIV, sum, cairn_int(2));
+        cairn_release(sum);
+    }
+    cairn_free(s);
+    return rc;
+}
+
+/* min, max; (min n ?x) and (max n ?x) as sorted vectors */
+static int agg_minmax(qx *x, const qagg *a, cairn_val param, const vals *g, cairn_val *out)
+{
+    int is_max = agg_is(a, "max"), rc;
+    cairn_val *s, best;
+    size_t take = 0;
+    if ((rc = check_comparable(x, g)) < 0)
+        return rc;
+    if (cairn_type_of(param) == CAIRN_NIL) {
+        if (g->n == 0) {
+            *out = cairn_nil();
+            return 0;
+        }
+        best = g->v[0];
+        for (size_t i = 1; i < g->n; i++) {
+            int c = cmp_vals(&g->v[i], &best);
+            if (is_max ? c > 0 : c < 0)
+                best = g->v[i];
+        }
+        *out = cairn_retain(best);
+        return 0;
+    }
+    if ((rc = agg_param(x, param, &take)) < 0 || (rc = sorted(x, g, &s)) < 0)
+        return rc;
+    take = take < g->n ? take : g->n;
+    rc = vector_of(x, is_max ? s + (g->n - take) : s, take, out);
+    cairn_free(s);
+    return rc;
+}
+
+static int agg_rand(qx *x, const qagg *a, cairn_val param, const vals *g, cairn_val *out)
+{
+    size_t k = 0;
+    int rc;
+    (void)a;
+    if (g->n == 0) {
+        *out = cairn_nil();
+        return 0;
+    }
+    if (cairn_type_of(param) == CAIRN_NIL) {
+        *out = cairn_retain(g->v[next_rand(x) % g->n]);
+        return 0;
+    }
+    if ((rc = agg_param(x, param, &k)) < 0)
+        return rc;
+    if (cairn_vector_new(out, k) < 0)
+        return qx_oom(x);
+    for (size_t i = 0; i < k; i++)
+        if (cairn_coll_push(out, g->v[next_rand(x) % g->n]) < 0) {
+            cairn_release(*out);
+            return qx_oom(x);
+        }
+    return 0;
+}
+
+/* (sample n ?x): up to n distinct values in random order */
+static int agg_sample(qx *x, const qagg *a, cairn_val param, const vals *g, cairn_val *out)
+{
+    cairn_val set;
+    cairn_val *s;
+    size_t take = 0, m;
+    int rc;
+    (void)a;
+    if ((rc = agg_param(x, param, &take)) < 0)
+        return rc;
+    if (cairn_set_new(&set, g->n) < 0)
+        return qx_oom(x);
+    for (size_t i = 0; i < g->n; i++)
+        if ((rc = cairn_coll_push(&set, g->v[i])) < 0 && rc != CAIRN_EEXISTS) {
+            cairn_release(set);
+            return qx_oom(x);
+        }
+    m = cairn_count(set);
+    s = cairn_malloc((m ? m : 1) * sizeof *s);
+    if (!s) {
+        cairn_release(set);
+        return qx_oom(x);
+    }
+    for (size_t i = 0; i < m; i++)
+        s[i] = cairn_coll_get(set, i);
+    for (size_t i = m; i > 1; i--) {
+        size_t j = (size_t)(next_rand(x) % i);
+        cairn_val t = s[i - 1];
+        s[i - 1] = s[j];
+        s[j] = t;
+    }
+    rc = vector_of(x, s, take < m ? take : m, out);
+    cairn_free(s);
+    cairn_release(set);
+    return rc;
+}
+
+static const struct {
+    const char *name;
+    agg_fn fn;
+} agg_impl[] = {
+    { "count", agg_count },   { "count-distinct", agg_distinct }, { "distinct", agg_distinct },
+    { "sum", agg_sum },       { "avg", agg_sum },                 { "variance", agg_sum },
+    { "stddev", agg_stddev }, { "median", agg_median },           { "min", agg_minmax },
+    { "max", agg_minmax },    { "rand", agg_rand },               { "sample", agg_sample },
+};
+
 static int aggregate(qx *x, const qelem *e, cairn_val param, const vals *g, cairn_val *out)
 {
     const qagg *a = e->agg;
     int rc, done;
     if (cairn_type_of(param) == CAIRN_NIL && ((rc = int_aggregate(x, a, g, out, &done)) < 0 || done))
         return rc;
-    if (agg_is(a, "count")) {
-        *out = cairn_int((int64_t)g->n);
-        return 0;
-    }
-    if (agg_is(a, "count-distinct") || agg_is(a, "distinct")) {
-        cairn_val set;
-        if (cairn_set_new(&set, g->n) < 0)
-            return qx_oom(x);
-        for (size_t i = 0; i < g->n; i++)
-            if ((rc = cairn_coll_push(&set, g->v[i])) < 0 && rc != CAIRN_EEXISTS) {
-                cairn_release(set);
-                return qx_oom(x);
-            }
-        if (agg_is(a, "distinct")) {
-            *out = set;
-        } else {
-            *out = cairn_int((int64_t)cairn_count(set));
-            cairn_release(set);
-        }
-        return 0;
-    }
-    if (agg_is(a, "sum"))
-        return sum_of(x, g, out);
-    if (agg_is(a, "avg"))
-        return avg_of(x, g, out);
-    if (agg_is(a, "variance"))
-        return variance_of(x, g, out);
-    if (agg_is(a, "stddev")) {
-        cairn_val var;
-        if ((rc = variance_of(x, g, &var)) < 0)
-            return rc;
-        *out = cairn_double(sqrt(to_double(var)));
-        cairn_release(var);
-        return 0;
-    }
-    if (agg_is(a, "median")) {
-        cairn_val *s;
-        size_t mid = g->n / 2;
-        if (g->n == 0) {
-            *out = cairn_nil();
-            return 0;
-        }
-        if ((rc = check_comparable(x, g)) < 0 || (rc = sorted(x, g, &s)) < 0)
-            return rc;
-        if (g->n % 2) {
-            *out = cairn_retain(s[mid]);
-        } else {
-            cairn_val sum;
-            if ((rc = cairn_query__arith(&sum, x, OP_ADD, s[mid - 1], s[mid])) == 0) {
-                rc = cairn_query__arith(out, x, OP_DIV, sum, cairn_int(2));
-                cairn_release(sum);
-            }
-        }
-        cairn_free(s);
-        return rc;
-    }
-    if (agg_is(a, "min") || agg_is(a, "max")) {
-        int is_max = agg_is(a, "max");
-        if ((rc = check_comparable(x, g)) < 0)
-            return rc;
-        if (cairn_type_of(param) == CAIRN_NIL) {
-            cairn_val best;
-            if (g->n == 0) {
-                *out = cairn_nil();
-                return 0;
-            }
-            best = g->v[0];
-            for (size_t i = 1; i < g->n; i++) {
-                int c = cmp_vals(&g->v[i], &best);
-                if (is_max ? c > 0 : c < 0)
-                    best = g->v[i];
-            }
-            *out = cairn_retain(best);
-            return 0;
-        }
-        {
-            cairn_val *s;
-            int64_t k = cairn_type_of(param) == CAIRN_INT ? cairn_int_value(param) : 0;
-            size_t take;
-            if (k < 0)
-                k = 0;
-            take = (size_t)k < g->n ? (size_t)k : g->n;
-            if ((rc = sorted(x, g, &s)) < 0)
-                return rc;
-            rc = vector_of(x, is_max ? s + (g->n - take) : s, take, out);
-            cairn_free(s);
-            return rc;
-        }
-    }
-    if (agg_is(a, "rand")) {
-        if (g->n == 0) {
-            *out = cairn_nil();
-            return 0;
-        }
-        if (cairn_type_of(param) == CAIRN_NIL) {
-            *out = cairn_retain(g->v[next_rand(x) % g->n]);
-            return 0;
-        }
-        {
-            int64_t k = cairn_type_of(param) == CAIRN_INT ? cairn_int_value(param) : 0;
-            if (cairn_vector_new(out, k > 0 ? (size_t)k : 0) < 0)
-                return qx_oom(x);
-            for (int64_t i = 0; i < k; i++)
-                if (cairn_coll_push(out, g->v[next_rand(x) % g->n]) < 0) {
-                    cairn_release(*out);
-                    return qx_oom(x);
-                }
-            return 0;
-        }
-    }
-    if (agg_is(a, "sample")) {
-        cairn_val *s;
-        int64_t k = cairn_type_of(param) == CAIRN_INT ? cairn_int_value(param) : 0;
-        size_t take;
-        if (k < 0)
-            k = 0;
-        /* distinct values, shuffled */
-        s = cairn_malloc((g->n ? g->n : 1) * sizeof *s);
-        if (!s)
-            return qx_oom(x);
-        {
-            size_t m = 0;
-            for (size_t i = 0; i < g->n; i++) {
-                int dup = 0;
-                for (size_t j = 0; j < m && !dup; j++)
-                    dup = cairn_equal(s[j], g->v[i]);
-                if (!dup)
-                    s[m++] = g->v[i];
-            }
-            for (size_t i = m; i > 1; i--) {
-                size_t j = (size_t)(next_rand(x) % i);
-                cairn_val t = s[i - 1];
-                s[i - 1] = s[j];
-                s[j] = t;
-            }
-            take = (size_t)k < m ? (size_t)k : m;
-        }
-        rc = vector_of(x, s, take, out);
-        cairn_free(s);
-        return rc;
-    }
+    for (size_t i = 0; a && i < CAIRN_ARRAY_LEN(agg_impl); i++)
+        if (agg_is(a, agg_impl[i].name))
+            return agg_impl[i].fn(x, a, param, g, out);
     return cairn_error_set(x->err, CAIRN_EINVALID, ":query/find", "unknown aggregate %s", a ? a->name : "?");
 }
 

@@ -414,6 +414,120 @@ static void body_vars(const qbody *b, qvset *s)
         qv_union(s, &b->c[i].vars);
 }
 
+/* (not ...) / (not-join [vars] ...) from element `at` (the head). */
+static int not_clause(pctx *p, cairn_val form, size_t at, qclause *c)
+{
+    size_t n = cairn_count(form), from = at + 1;
+    int rc;
+    c->kind = QC_NOT;
+    c->njoin = -1;
+    if (sym_is(cairn_coll_get(form, at), "not-join")) {
+        if (n < from + 1)
+            return fail(p, ":parser/where", "Cannot parse not-join", form);
+        if ((rc = join_vars(p, cairn_coll_get(form, from), c, 0)) < 0)
+            return rc;
+        from++;
+    }
+    if (n <= from)
+        return fail(p, ":parser/where", "Cannot parse clause: (not) needs a body", form);
+    c->nbranches = 1;
+    if (!(c->branches = palloc(p, sizeof *c->branches)))
+        return oom(p);
+    if ((rc = body(p, form, from, c->branches, ":parser/where")) < 0)
+        return rc;
+    if (c->njoin >= 0) {
+        for (int i = 0; i < c->njoin; i++)
+            qv_add(&c->vars, c->join[i]);
+    } else {
+        body_vars(c->branches, &c->vars);
+    }
+    return 0;
+}
+
+/* (or ...) / (or-join [vars] ...) from element `at`; branches are clauses or (and ...). */
+static int or_clause(pctx *p, cairn_val form, size_t at, qclause *c, int src)
+{
+    size_t n = cairn_count(form), from = at + 1;
+    int rc;
+    c->kind = QC_OR;
+    c->njoin = -1;
+    if (sym_is(cairn_coll_get(form, at), "or-join")) {
+        if (n < from + 1)
+            return fail(p, ":parser/where", "Cannot parse or-join", form);
+        if ((rc = join_vars(p, cairn_coll_get(form, from), c, 1)) < 0)
+            return rc;
+        from++;
+    }
+    if (n <= from)
+        return fail(p, ":parser/where", "Cannot parse clause: (or) needs branches", form);
+    c->nbranches = (int)(n - from);
+    if (!(c->branches = palloc(p, (size_t)c->nbranches * sizeof *c->branches)))
+        return oom(p);
+    for (int i = 0; i < c->nbranches; i++) {
+        cairn_val br = cairn_coll_get(form, from + (size_t)i);
+        if (cairn_type_of(br) == CAIRN_LIST && cairn_count(br) > 0 && sym_is(cairn_coll_get(br, 0), "and")) {
+            if (cairn_count(br) < 2)
+                return fail(p, ":parser/where", "Cannot parse clause: (and) needs clauses", br);
+            if ((rc = body(p, br, 1, &c->branches[i], ":parser/where")) < 0)
+                return rc;
+        } else {
+            c->branches[i].n = 1;
+            if (!(c->branches[i].c = palloc(p, sizeof *c->branches[i].c)))
+                return oom(p);
+            if ((rc = clause(p, br, c->branches[i].c, src)) < 0)
+                return rc;
+        }
+    }
+    if (c->njoin >= 0) {
+        for (int i = 0; i < c->njoin; i++)
+            qv_add(&c->vars, c->join[i]);
+        return 0;
+    }
+    /* or: every branch must use the same variables */
+    body_vars(&c->branches[0], &c->vars);
+    for (int i = 1; i < c->nbranches; i++) {
+        qvset other;
+        qv_clear(&other);
+        body_vars(&c->branches[i], &other);
+        if (!qv_equal(&c->vars, &other))
+            return fail(p, ":parser/where", "All clauses in 'or' must use same set of free vars", form);
+    }
+    return 0;
+}
+
+/* (and ...) outside an or: a one-branch or joined on all its variables. */
+static int and_clause(pctx *p, cairn_val form, size_t at, qclause *c)
+{
+    int rc;
+    c->kind = QC_OR;
+    c->njoin = -1;
+    c->nbranches = 1;
+    if (!(c->branches = palloc(p, sizeof *c->branches)))
+        return oom(p);
+    if (cairn_count(form) <= at + 1)
+        return fail(p, ":parser/where", "Cannot parse clause: (and) needs clauses", form);
+    if ((rc = body(p, form, at + 1, c->branches, ":parser/where")) < 0)
+        return rc;
+    body_vars(c->branches, &c->vars);
+    return 0;
+}
+
+/* (rule args...), resolved later. */
+static int call_clause(pctx *p, cairn_val form, size_t at, qclause *c)
+{
+    int rc;
+    c->kind = QC_CALL;
+    c->rule = -1;
+    c->nterms = (int)(cairn_count(form) - at - 1);
+    if (c->nterms && !(c->terms = palloc(p, (size_t)c->nterms * sizeof *c->terms)))
+        return oom(p);
+    for (int i = 0; i < c->nterms; i++)
+        if ((rc = term(p, cairn_coll_get(form, at + 1 + (size_t)i), &c->terms[i], 0)) < 0)
+            return rc;
+    term_vars(c->terms, c->nterms, &c->vars);
+    return 0;
+}
+
 static int list_clause(pctx *p, cairn_val form, qclause *c, int src)
 {
     size_t n = cairn_count(form), at = 0;
@@ -433,104 +547,13 @@ static int list_clause(pctx *p, cairn_val form, qclause *c, int src)
     c->src = src;
     if (!is_sym(head))
         return fail(p, ":parser/where", "Cannot parse clause", form);
-    if (sym_is(head, "not") || sym_is(head, "not-join")) {
-        size_t from = at + 1;
-        c->kind = QC_NOT;
-        c->njoin = -1;
-        if (sym_is(head, "not-join")) {
-            if (n < from + 1 || (rc = join_vars(p, cairn_coll_get(form, from), c, 0)) < 0)
-                return n < from + 1 ? fail(p, ":parser/where", "Cannot parse not-join", form) : rc;
-            from++;
-        }
-        if (n <= from)
-            return fail(p, ":parser/where", "Cannot parse clause: (not) needs a body", form);
-        c->nbranches = 1;
-        if (!(c->branches = palloc(p, sizeof *c->branches)))
-            return oom(p);
-        if ((rc = body(p, form, from, c->branches, ":parser/where")) < 0)
-            return rc;
-        if (c->njoin >= 0) {
-            for (int i = 0; i < c->njoin; i++)
-                qv_add(&c->vars, c->join[i]);
-        } else {
-            body_vars(c->branches, &c->vars);
-        }
-        return 0;
-    }
-    if (sym_is(head, "or") || sym_is(head, "or-join")) {
-        size_t from = at + 1;
-        c->kind = QC_OR;
-        c->njoin = -1;
-        if (sym_is(head, "or-join")) {
-            if (n < from + 1 || (rc = join_vars(p, cairn_coll_get(form, from), c, 1)) < 0)
-                return n < from + 1 ? fail(p, ":parser/where", "Cannot parse or-join", form) : rc;
-            from++;
-        }
-        if (n <= from)
-            return fail(p, ":parser/where", "Cannot parse clause: (or) needs branches", form);
-        c->nbranches = (int)(n - from);
-        if (!(c->branches = palloc(p, (size_t)c->nbranches * sizeof *c->branches)))
-            return oom(p);
-        for (int i = 0; i < c->nbranches; i++) {
-            cairn_val br = cairn_coll_get(form, from + (size_t)i);
-            if (cairn_type_of(br) == CAIRN_LIST && cairn_count(br) > 0 && sym_is(cairn_coll_get(br, 0), "and")) {
-                if (cairn_count(br) < 2)
-                    return fail(p, ":parser/where", "Cannot parse clause: (and) needs clauses", br);
-                if ((rc = body(p, br, 1, &c->branches[i], ":parser/where")) < 0)
-                    return rc;
-            } else {
-                c->branches[i].n = 1;
-                if (!(c->branches[i].c = palloc(p, sizeof *c->branches[i].c)))
-                    return oom(p);
-                if ((rc = clause(p, br, c->branches[i].c, src)) < 0)
-                    return rc;
-            }
-        }
-        if (c->njoin >= 0) {
-            for (int i = 0; i < c->njoin; i++)
-                qv_add(&c->vars, c->join[i]);
-        } else {
-            qvset first;
-            qv_clear(&first);
-            body_vars(&c->branches[0], &first);
-            for (int i = 1; i < c->nbranches; i++) {
-                qvset other;
-                qv_clear(&other);
-                body_vars(&c->branches[i], &other);
-                if (!qv_equal(&first, &other))
-                    return fail(p, ":parser/where", "All clauses in 'or' must use same set of free vars", form);
-            }
-            c->vars = first;
-        }
-        return 0;
-    }
-    if (sym_is(head, "and")) {
-        /* a conjunction outside or: as if inlined (parsed as a one-branch or
-         * whose variables are all joined) */
-        c->kind = QC_OR;
-        c->njoin = -1;
-        c->nbranches = 1;
-        if (!(c->branches = palloc(p, sizeof *c->branches)))
-            return oom(p);
-        if (n <= at + 1)
-            return fail(p, ":parser/where", "Cannot parse clause: (and) needs clauses", form);
-        if ((rc = body(p, form, at + 1, c->branches, ":parser/where")) < 0)
-            return rc;
-        body_vars(c->branches, &c->vars);
-        return 0;
-    }
-    /* a rule call, resolved later */
-    c->kind = QC_CALL;
-    c->rule = -1;
-    c->nterms = (int)(n - at - 1);
-    if (c->nterms && !(c->terms = palloc(p, (size_t)c->nterms * sizeof *c->terms)))
-        return oom(p);
-    for (int i = 0; i < c->nterms; i++) {
-        if ((rc = term(p, cairn_coll_get(form, at + 1 + (size_t)i), &c->terms[i], 0)) < 0)
-            return rc;
-    }
-    term_vars(c->terms, c->nterms, &c->vars);
-    return 0;
+    if (sym_is(head, "not") || sym_is(head, "not-join"))
+        return not_clause(p, form, at, c);
+    if (sym_is(head, "or") || sym_is(head, "or-join"))
+        return or_clause(p, form, at, c, src);
+    if (sym_is(head, "and"))
+        return and_clause(p, form, at, c);
+    return call_clause(p, form, at, c);
 }
 
 static int clause(pctx *p, cairn_val form, qclause *c, int src)

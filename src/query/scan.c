@@ -1055,18 +1055,24 @@ static int pkey_cmp_enc(const void *a, const void *b, void *payload)
  * pattern: for each distinct bound key, seeks prefix + key and joins the
  * datoms found with the rows holding that key.
  */
-static int probe_db(pat *P, cairn_index_kind ix, const uint8_t *prefix, size_t len, int ppos)
+/* The probe keys of a step: the resolved bound cells at position ppos with
+ * their rows, sorted in index order (numerically for ids and integer
+ * values, by encoding otherwise). */
+typedef struct pkeys {
+    pkey *k;            /* keys */
+    size_t n;           /* count */
+    int by_int;         /* 1: sorted as integers; else by encoding (encs) */
+    cairn_buf encs;     /* per key: 4-byte length + encoding */
+} pkeys;
+
+static int probe_keys(pat *P, int ppos, pkeys *K)
 {
     qx *x = P->x;
-    size_t n = 0, nin = P->in->nrows;
-    pkey *keys = NULL;
-    cairn_buf encs = CAIRN_BUF_INIT, seek = CAIRN_BUF_INIT;
-    qscan sc;
-    int rc = 0, by_int = ppos != 2, scan_opened = 0;
-    if ((rc = resolve_bound(P)) < 0)
-        return rc;
-    keys = cairn_malloc(cairn_mul_size(nin ? nin : 1, sizeof *keys));
-    if (!keys)
+    size_t nin = P->in->nrows;
+    int rc;
+    K->by_int = 1;
+    K->k = cairn_malloc(cairn_mul_size(nin ? nin : 1, sizeof *K->k));
+    if (!K->k)
         return qx_oom(x);
     for (size_t r = 0; r < nin; r++) {
         qcell c = bound_cell(P, r, ppos);
@@ -1074,155 +1080,155 @@ static int probe_db(pat *P, cairn_index_kind ix, const uint8_t *prefix, size_t l
             continue;
         if (ppos != 2 && (!qcell_is_int(c) || qcell_int(c) < 0))
             continue;  /* not an entity id: matches nothing */
-        if (ppos == 2 && !qcell_is_int(c))
-            by_int = -1;  /* values of other types: sort by encoding */
-        keys[n].key = c;
-        keys[n].row = (uint32_t)r;
-        keys[n].enc = 0;
-        n++;
+        /* values: integers sort as numbers (their encoding's order), other
+         * types and negative numbers by encoding */
+        if (ppos == 2 && (!qcell_is_int(c) || qcell_int(c) < 0))
+            K->by_int = 0;
+        K->k[K->n].key = c;
+        K->k[K->n].row = (uint32_t)r;
+        K->k[K->n].enc = 0;
+        K->n++;
     }
-    if (ppos == 2 && by_int == 0) {
-        /* all ints: ints encode in numeric order, but negative and positive
-         * ints of AVET sort as numbers too, so a numeric sort works */
-        for (size_t i = 0; i < n; i++)
-            if (qcell_int(keys[i].key) < 0)
-                by_int = -1;
-        if (by_int == 0)
-            by_int = 1;
-    }
-    if (by_int == 1) {
+    if (K->by_int) {
         int sorted = 1;
-        for (size_t i = 1; i < n && sorted; i++)
-            sorted = qcell_int(keys[i - 1].key) <= qcell_int(keys[i].key);
-        if (!sorted && (rc = radix_sort(keys, n)) < 0) {
-            rc = qx_oom(x);
-            goto done;
-        }
-    } else {
-        for (size_t i = 0; i < n; i++) {
-            size_t at = encs.len;
-            uint32_t l;
-            if (cairn_buf_put(&encs, "\0\0\0\0", 4) < 0) {
-                rc = qx_oom(x);
-                goto done;
-            }
-            rc = qdict_enc(&x->dict, keys[i].key, &encs);
-            if (rc == CAIRN_EINVALID) {
-                cairn_buf_truncate(&encs, at);
-                keys[i].key = QCELL_NONE;
-                rc = 0;
-                continue;
-            }
-            if (rc < 0) {
-                rc = qx_oom(x);
-                goto done;
-            }
-            l = (uint32_t)(encs.len - at - 4);
-            memcpy(encs.ptr + at, &l, 4);
-            keys[i].enc = (uint32_t)at;
-        }
-        {
-            size_t m = 0;
-            for (size_t i = 0; i < n; i++)
-                if (keys[i].key != QCELL_NONE)
-                    keys[m++] = keys[i];
-            n = m;
-        }
-        qsort_r(keys, n, sizeof *keys, pkey_cmp_enc, encs.ptr);
+        for (size_t i = 1; i < K->n && sorted; i++)
+            sorted = qcell_int(K->k[i - 1].key) <= qcell_int(K->k[i].key);
+        if (!sorted && radix_sort(K->k, K->n) < 0)
+            return qx_oom(x);
+        return 0;
     }
-    if (n == 0)
+    for (size_t i = 0; i < K->n; i++) {
+        size_t at = K->encs.len;
+        uint32_t l;
+        if (cairn_buf_put(&K->encs, "\0\0\0\0", 4) < 0)
+            return qx_oom(x);
+        rc = qdict_enc(&x->dict, K->k[i].key, &K->encs);
+        if (rc == CAIRN_EINVALID) {
+            /* nil: never stored, matches nothing */
+            cairn_buf_truncate(&K->encs, at);
+            K->k[i].key = QCELL_NONE;
+            continue;
+        }
+        if (rc < 0)
+            return qx_oom(x);
+        l = (uint32_t)(K->encs.len - at - 4);
+        memcpy(K->encs.ptr + at, &l, 4);
+        K->k[i].enc = (uint32_t)at;
+    }
+    {
+        size_t m = 0;
+        for (size_t i = 0; i < K->n; i++)
+            if (K->k[i].key != QCELL_NONE)
+                K->k[m++] = K->k[i];
+        K->n = m;
+    }
+    qsort_r(K->k, K->n, sizeof *K->k, pkey_cmp_enc, K->encs.ptr);
+    return 0;
+}
+
+/* The seek key of group g: prefix + the key (u(e) or its encoding). */
+static int probe_seek_key(pat *P, const pkeys *K, size_t g, int ppos, const uint8_t *prefix, size_t len,
+                          cairn_buf *seek, uint32_t *klen)
+{
+    cairn_buf_clear(seek);
+    cairn_buf_put(seek, prefix, len);
+    *klen = 0;
+    if (ppos != 2) {
+        cairn_key_put_u(seek, (uint64_t)qcell_int(K->k[g].key));
+    } else if (K->by_int) {
+        if (qdict_enc(&P->x->dict, K->k[g].key, seek) < 0)
+            return qx_oom(P->x);
+        *klen = (uint32_t)(seek->len - len);
+    } else {
+        memcpy(klen, K->encs.ptr + K->k[g].enc, 4);
+        cairn_buf_put(seek, K->encs.ptr + K->k[g].enc + 4, *klen);
+    }
+    return seek->oom ? qx_oom(P->x) : 0;
+}
+
+/* Joins the datoms under one key with the rows [g, end) holding it. */
+static int probe_group(pat *P, qscan *sc, cairn_index_kind ix, int ppos, const pkeys *K, size_t g, size_t end,
+                       const uint8_t *kenc, uint32_t klen)
+{
+    qx *x = P->x;
+    ldatom d;
+    int rc;
+    P->has_last = 0;
+    while ((rc = scan_next(sc, &d)) == 1) {
+        cand k;
+        int ok, nk;
+        qcell kk[5];
+        if ((rc = ld_need(&d, ppos == 2 ? C_A : C_E)) < 0 || (ix == CAIRN_IX_AEVT && (rc = ld_need(&d, C_A)) < 0))
+            return cairn_error_code(x->err, rc);
+        if (ppos == 2 ? d.a != P->aid || !ld_v_is(&d, kenc, klen)
+                      : d.e != qcell_int(K->k[g].key) || (ix == CAIRN_IX_AEVT && d.a != P->aid)) {
+            scan_unread(sc);  /* the next group may start here */
+            return 0;
+        }
+        k.have = 0;
+        k.d = &d;
+        if ((rc = qx_poll(x)) < 0 || (rc = datom_consts(P, &k, ppos == 2, &ok)) < 0)
+            return rc;
+        if (!ok)
+            continue;
+        if ((rc = cand_key(P, &k, kk, &nk)) < 0)
+            return rc;
+        if (repeat(P, kk, nk))
+            continue;
+        for (size_t i = g; i < end; i++) {
+            size_t r = K->k[i].row;
+            int match = 1;
+            for (int pos = 0; pos < 5 && match; pos++) {
+                qcell dc;
+                if (P->kind[pos] != P_BOUND || pos == ppos)
+                    continue;
+                if ((rc = cand_cell(P, &k, pos, &dc)) < 0)
+                    return rc;
+                match = bound_cell(P, r, pos) == dc;
+            }
+            if (match && (rc = emit(P, r, k.cell)) < 0)
+                return rc;
+        }
+    }
+    return rc;
+}
+
+/*
+ * Probes index ix (prefix: the constant part) at position ppos of the
+ * pattern: for each distinct bound key, seeks prefix + key and joins the
+ * datoms found with the rows holding that key.
+ */
+static int probe_db(pat *P, cairn_index_kind ix, const uint8_t *prefix, size_t len, int ppos)
+{
+    qx *x = P->x;
+    pkeys K;
+    cairn_buf seek = CAIRN_BUF_INIT;
+    qscan sc;
+    int rc, scan_opened = 0;
+    memset(&K, 0, sizeof K);
+    if ((rc = resolve_bound(P)) < 0 || (rc = probe_keys(P, ppos, &K)) < 0 || K.n == 0)
         goto done;
     if ((rc = scan_open(&sc, P->src->db, ix, prefix, len)) < 0) {
         rc = qx_oom(x);
         goto done;
     }
     scan_opened = 1;
-    for (size_t g = 0; g < n;) {
-        size_t end = g + 1;
-        ldatom d;
-        const uint8_t *kenc = NULL;
-        uint32_t klen = 0;
-        while (end < n && keys[end].key == keys[g].key)
-            end++;
-        cairn_buf_clear(&seek);
-        cairn_buf_put(&seek, prefix, len);
-        if (ppos == 2) {
-            if (by_int == 1) {
-                size_t at = seek.len;
-                if (qdict_enc(&x->dict, keys[g].key, &seek) < 0) {
-                    rc = qx_oom(x);
-                    break;
-                }
-                klen = (uint32_t)(seek.len - at);
-            } else {
-                memcpy(&klen, encs.ptr + keys[g].enc, 4);
-                cairn_buf_put(&seek, encs.ptr + keys[g].enc + 4, klen);
-            }
-        } else {
-            cairn_key_put_u(&seek, (uint64_t)qcell_int(keys[g].key));
-        }
-        if (seek.oom) {
-            rc = qx_oom(x);
+    for (size_t g = 0, end; g < K.n && rc >= 0; g = end) {
+        uint32_t klen;
+        for (end = g + 1; end < K.n && K.k[end].key == K.k[g].key; end++)
+            ;
+        if ((rc = probe_seek_key(P, &K, g, ppos, prefix, len, &seek, &klen)) < 0 ||
+            (rc = scan_seek(&sc, (const uint8_t *)seek.ptr, seek.len)) < 0)
             break;
-        }
-        if (ppos == 2)
-            kenc = (const uint8_t *)seek.ptr + len;
-        if ((rc = scan_seek(&sc, (const uint8_t *)seek.ptr, seek.len)) < 0)
-            break;
-        P->has_last = 0;
-        while ((rc = scan_next(&sc, &d)) == 1) {
-            cand k;
-            int ok;
-            qcell kk[5];
-            int nk;
-            if ((rc = ld_need(&d, ppos == 2 ? C_A : C_E)) < 0 || (ix == CAIRN_IX_AEVT && (rc = ld_need(&d, C_A)) < 0)) {
-                rc = cairn_error_code(x->err, rc);
-                break;
-            }
-            if (ppos == 2 ? d.a != P->aid || !ld_v_is(&d, kenc, klen)
-                          : d.e != qcell_int(keys[g].key) || (ix == CAIRN_IX_AEVT && d.a != P->aid)) {
-                scan_unread(&sc);
-                break;
-            }
-            k.have = 0;
-            k.d = &d;
-            if ((rc = qx_poll(x)) < 0)
-                break;
-            if ((rc = datom_consts(P, &k, ppos == 2, &ok)) < 0)
-                break;
-            if (!ok)
-                continue;
-            if ((rc = cand_key(P, &k, kk, &nk)) < 0)
-                break;
-            if (repeat(P, kk, nk))
-                continue;
-            for (size_t i = g; i < end; i++) {
-                size_t r = keys[i].row;
-                int match = 1;
-                for (int pos = 0; pos < 5 && match; pos++) {
-                    qcell dc;
-                    if (P->kind[pos] != P_BOUND || pos == ppos)
-                        continue;
-                    if ((rc = cand_cell(P, &k, pos, &dc)) < 0)
-                        goto done;
-                    match = bound_cell(P, r, pos) == dc;
-                }
-                if (match && (rc = emit(P, r, k.cell)) < 0)
-                    goto done;
-            }
-        }
-        if (rc < 0)
-            break;
-        rc = 0;
-        g = end;
+        rc = probe_group(P, &sc, ix, ppos, &K, g, end, (const uint8_t *)seek.ptr + len, klen);
     }
 done:
     if (rc < 0 && rc != CAIRN_ECANCELED && rc != CAIRN_ENOMEM && !x->err->code)
         cairn_error_code(x->err, rc);
     if (scan_opened)
         scan_close(&sc);
-    cairn_free(keys);
-    cairn_buf_dispose(&encs);
+    cairn_free(K.k);
+    cairn_buf_dispose(&K.encs);
     cairn_buf_dispose(&seek);
     return rc < 0 ? rc : 0;
 }
