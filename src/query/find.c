@@ -220,18 +220,27 @@ static int agg_count(qx *x, const qagg *a, cairn_val param, const vals *g, cairn
     return 0;
 }
 
+/* The group's values as a set. */
+static int distinct_set(qx *x, const vals *g, cairn_val *set)
+{
+    int rc;
+    if (cairn_set_new(set, g->n) < 0)
+        return qx_oom(x);
+    for (size_t i = 0; i < g->n; i++)
+        if ((rc = cairn_coll_push(set, g->v[i])) < 0 && rc != CAIRN_EEXISTS) {
+            cairn_release(*set);
+            return qx_oom(x);
+        }
+    return 0;
+}
+
 static int agg_distinct(qx *x, const qagg *a, cairn_val param, const vals *g, cairn_val *out)
 {
     cairn_val set;
     int rc;
     (void)param;
-    if (cairn_set_new(&set, g->n) < 0)
-        return qx_oom(x);
-    for (size_t i = 0; i < g->n; i++)
-        if ((rc = cairn_coll_push(&set, g->v[i])) < 0 && rc != CAIRN_EEXISTS) {
-            cairn_release(set);
-            return qx_oom(x);
-        }
+    if ((rc = distinct_set(x, g, &set)) < 0)
+        return rc;
     if (agg_is(a, "distinct")) {
         *out = set;
     } else {
@@ -348,15 +357,8 @@ static int agg_sample(qx *x, const qagg *a, cairn_val param, const vals *g, cair
     size_t take = 0, m;
     int rc;
     (void)a;
-    if ((rc = agg_param(x, param, &take)) < 0)
+    if ((rc = agg_param(x, param, &take)) < 0 || (rc = distinct_set(x, g, &set)) < 0)
         return rc;
-    if (cairn_set_new(&set, g->n) < 0)
-        return qx_oom(x);
-    for (size_t i = 0; i < g->n; i++)
-        if ((rc = cairn_coll_push(&set, g->v[i])) < 0 && rc != CAIRN_EEXISTS) {
-            cairn_release(set);
-            return qx_oom(x);
-        }
     m = cairn_count(set);
     s = cairn_malloc((m ? m : 1) * sizeof *s);
     if (!s) {
