@@ -1005,7 +1005,7 @@ FN(f_join)
 typedef struct rx_cache {
     cairn_val pat;            /* the pattern string (owned) */
     qregex *re;               /* compiled */
-    struct rx_cache *next;
+    struct rx_cache *next;    /* list */
 } rx_cache;
 
 int cairn_query__regex_value(cairn_val *out, cairn_val pattern)

@@ -362,7 +362,7 @@ static int run_filter(qx *x, const qstep *s, qrel *in, qrel *out)
 /* ---- function bindings ------------------------------------------------------------------ */
 
 typedef struct binder {
-    qx *x;
+    qx *x;                   /* query */
     const qrel *in;          /* input */
     const qcell *row;        /* current input row */
     qrel *out;               /* output */

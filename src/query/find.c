@@ -427,7 +427,7 @@ static int custom_aggregate(qx *x, cairn_val f, const vals *g, cairn_val *out)
 
 typedef struct pulls {
     cairn_pull_pattern **p;   /* parsed pattern per find element (NULL for others) */
-    int n;
+    int n;                    /* find elements */
 } pulls;
 
 static void pulls_free(pulls *ps)
@@ -483,9 +483,9 @@ static int pull_value(qx *x, const pulls *ps, int i, qcell c, cairn_val *out)
 
 /* The element values of one output tuple. */
 typedef struct tuple_ctx {
-    qx *x;
-    const qrel *r;
-    const pulls *ps;
+    qx *x;            /* query */
+    const qrel *r;    /* the projected result */
+    const pulls *ps;  /* parsed pull patterns */
     int *cols;        /* per find element: column of its variable */
 } tuple_ctx;
 
@@ -540,7 +540,7 @@ static int shape_tuple(qx *x, cairn_val tuple, cairn_val *out)
 
 /* Adds tuples (each a vector of nfind values) to the final value. */
 typedef struct sink {
-    qx *x;
+    qx *x;              /* query */
     cairn_val out;      /* set, vector, or the first tuple */
     int kind;           /* qfind_kind */
     int bag;            /* REL/COLL keep duplicates (:with) */

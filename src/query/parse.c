@@ -1097,9 +1097,9 @@ int cairn_query__parse_rules(qquery *q, cairn_arena *arena, cairn_val rules, cai
 /* ---- resolution ----------------------------------------------------------------------- */
 
 typedef struct rctx {
-    pctx *p;
+    pctx *p;                     /* parser state */
     const cairn_ident ***names;  /* scope of the body being resolved */
-    int *nvars;
+    int *nvars;                  /* ... and its size */
 } rctx;
 
 static int resolve_body(rctx *r, qbody *b);

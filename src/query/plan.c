@@ -48,7 +48,7 @@ typedef struct pl {
     qstep *steps;           /* the plan */
     int n;                  /* steps */
     int nvars;              /* scope */
-    const cairn_ident **names;
+    const cairn_ident **names;  /* variable names (messages) */
     qvset in, out;          /* plan input and output */
 } pl;
 

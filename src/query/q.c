@@ -28,7 +28,7 @@ typedef struct qrun {
     qrel init;                 /* the input relation */
     cairn_val form;            /* normalized query form (owned) */
     const cairn_input *inputs; /* effective inputs */
-    size_t ninputs;
+    size_t ninputs;            /* their count */
     cairn_input *extra;        /* map-form inputs (owned array) */
     cairn_query_opts opts;     /* effective options */
     int parsed;                /* q needs disposing */

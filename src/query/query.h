@@ -319,29 +319,29 @@ typedef struct qquery {
     int keys_kind;              /* 0 none, 1 :keys, 2 :strs, 3 :syms */
     cairn_val *keys;            /* nfind names (borrowed from form) */
     int *with;                  /* :with variables */
-    int nwith;
+    int nwith;                  /* their count */
     qin *in;                    /* :in bindings */
-    int nin;
+    int nin;                    /* their count */
     qbody where;                /* :where clauses */
     const cairn_ident **names;  /* variable names of the query scope */
     int nvars;                  /* variables */
     int cap_vars;               /* room in names */
     const cairn_ident **srcs;   /* source names ($, $2, ...) */
-    int nsrc;
+    int nsrc;                   /* their count */
     qrule *rules;               /* rules (from %, plus anonymous or-rules) */
-    int nrules;
-    int cap_rules;
+    int nrules;                 /* their count */
+    int cap_rules;              /* room */
     int has_rules_input;        /* :in has % */
     int has_aggregates;         /* some find element is an aggregate */
     cairn_val owned[4];         /* values read from strings (rules), released with the query */
-    int nowned;
+    int nowned;                 /* their count */
 } qquery;
 
 /*
- * Parses form (vector, map, list with a leading quote, or string) into q,
- * allocating from arena. rules_for_parse are the rule sets given through
- * :in % (values, in :in order of the % inputs) — rules are parsed with the
- * query because calls are resolved at parse time.
+ * Parses form (vector, map, or a list with a leading quote) into q,
+ * allocating from arena. List clauses stay unresolved calls until the rule
+ * sets of the % inputs are parsed (cairn_query__parse_rules) and
+ * cairn_query__resolve runs.
  */
 int cairn_query__parse(qquery *q, cairn_arena *arena, cairn_val form, cairn_error *err);
 /* Parses a rule set (vector of rules, or EDN string) into q.rules. */
@@ -367,8 +367,8 @@ typedef int (*qfn_impl)(cairn_val *out, struct qx *x, const cairn_val *args, int
 typedef struct qbuiltin {
     const char *name;   /* symbol text */
     qfn_impl fn;        /* implementation */
-    int min_args;       /* arity bounds (max -1 = variadic) */
-    int max_args;
+    int min_args;       /* arity bounds ... */
+    int max_args;       /* ... (-1 = variadic) */
     int flags;          /* QF_* below */
 } qbuiltin;
 
@@ -438,10 +438,10 @@ typedef struct qx {
     cairn_arena *arena;      /* plans and small things */
     qdict dict;              /* values */
     qsource *srcs;           /* sources by index */
-    int nsrc;
+    int nsrc;                /* their count */
     cairn_error *err;        /* where errors go */
     struct timespec deadline;/* timeout, tv_sec = 0: none */
-    int has_deadline;
+    int has_deadline;        /* deadline is set */
     uint32_t ticks;          /* counts work between clock reads */
     qcell attr_cells[64];    /* cache: attribute id -> keyword cell (by id hash) */
     int64_t attr_ids[64];    /* ... the ids cached */
@@ -495,11 +495,11 @@ typedef struct qstep {
     qvset keep;             /* variables to keep after it */
     double est;             /* estimated rows after it */
     qplan *sub;             /* NOT: 1 plan; OR: one per branch */
-    int nsub;
+    int nsub;               /* their count */
     int *join;              /* NOT/OR: variables shared with the outer relation */
-    int njoin;
+    int njoin;              /* their count */
     int *outs;              /* OR: variables the branches bind */
-    int nouts;
+    int nouts;              /* their count */
     uint64_t adorn;         /* CALL: bound argument positions */
     int no_answers;         /* CALL: a required var is not bound as written: empty */
     const qterm *lo, *hi;   /* PATTERN: range predicates on v pushed into AVET bounds (or NULL) */
@@ -507,7 +507,7 @@ typedef struct qstep {
 
 struct qplan {
     qstep *steps;           /* in run order */
-    int n;
+    int n;                  /* their count */
     int src;                /* default source */
     qvset in;               /* variables bound on input */
     qvset out;              /* variables the result must have */
@@ -517,8 +517,8 @@ struct qplan {
 
 /*
  * Plans body for a scope of nvars variables: in = variables bound on input
- * (est_in rows), out = variables needed in the result. `order` (optional)
- * gives the textual positions bound so far for rules' required vars.
+ * (est_in rows), out = variables needed in the result; src is the default
+ * source. The plan is allocated from the query's arena.
  */
 int cairn_query__plan(qplan **out, qx *x, const qbody *body, int src, const qvset *in, double est_in,
                       const qvset *outvars, int nvars, const cairn_ident **names);
@@ -530,17 +530,16 @@ void cairn_query__plan_print(cairn_buf *b, qx *x, const qplan *p, int indent);
 /* ------------------------------------------------------------------------ */
 
 /* Runs plan p over *rel (consumed), leaving the result in *out with exactly
- * the variables of p->out, in any order (see out->vars). fix: the fixpoint a
- * rule body runs in, or NULL. */
+ * the variables of p->out, in increasing variable order. */
 int cairn_query__run(qx *x, const qplan *p, qrel *rel, qrel *out);
-/* Runs steps [from, n) of p over *rel (consumed) into *out. When fix is not
- * NULL, CALL steps are the fixpoint's stateful joins (rules.c). */
+/* Runs steps [from, n) of p over *rel (consumed) into *out. When br (a rule
+ * body inside a fixpoint) is not NULL, CALL steps are the fixpoint's
+ * stateful joins (rules.c). */
 struct qbodyrun;
 int cairn_query__run_from(qx *x, const qplan *p, int from, qrel *rel, qrel *out, struct qbodyrun *br);
 
-/* A data pattern step (scan.c). */
+/* A data pattern step, over a database or a collection source (scan.c). */
 int cairn_query__pattern(qx *x, const qstep *s, qrel *in, qrel *out);
-/* The same pattern over collection sources. */
 
 /* Estimated rows of a pattern given bound variables (scan.c). */
 double cairn_query__pattern_estimate(qx *x, const qclause *c, int src, const qvset *bound, double rows_in);

@@ -33,7 +33,7 @@ typedef struct renv {
 
 typedef struct renvs {
     renv *e;           /* environments */
-    size_t n, cap;
+    size_t n, cap;     /* count and room */
     int nvars;         /* scope size */
 } renvs;
 
@@ -44,7 +44,7 @@ typedef struct rtab {
     qcell key[64];     /* their values */
     qrowset ans;       /* answer tuples (nargs columns) */
     unsigned pass;     /* pass it was last evaluated in */
-    struct rtab *next;
+    struct rtab *next; /* list */
 } rtab;
 
 typedef struct rfacts {

@@ -38,13 +38,13 @@ typedef struct rnode {
     int kind;               /* R_* */
     uint32_t cp;            /* CHAR */
     crange *ranges;         /* CLASS */
-    int nranges;
+    int nranges;            /* their count */
     int negated;            /* CLASS: [^...]; LOOK: (?!...) */
     int group;              /* GROUP / BACKREF: number */
     int min, max;           /* REP (max -1 = unbounded) */
     int greedy;             /* REP */
     struct rnode **kids;    /* ALT, CAT, GROUP, NCGROUP, REP, LOOK */
-    int nkids;
+    int nkids;              /* their count */
 } rnode;
 
 struct qregex {
@@ -52,19 +52,19 @@ struct qregex {
     int ngroups;            /* capturing groups */
     int icase;              /* (?i) */
     char *src;              /* the source text */
-    size_t src_len;
+    size_t src_len;         /* its length */
     rnode **all;            /* every node, for freeing */
-    int nall, capall;
+    int nall, capall;       /* count and room */
 };
 
 /* ---- parsing ------------------------------------------------------------------ */
 
 typedef struct rparse {
-    qregex *re;
+    qregex *re;             /* being built */
     const char *p;          /* pattern */
-    size_t len, pos;
-    cairn_error *err;
-    int depth;
+    size_t len, pos;        /* its length, next byte */
+    cairn_error *err;       /* errors */
+    int depth;              /* group nesting */
 } rparse;
 
 static int rfail(rparse *r, const char *msg)
@@ -566,9 +566,9 @@ typedef struct kont {
 } kont;
 
 typedef struct mctx {
-    const qregex *re;
-    const char *s;
-    size_t len;
+    const qregex *re;          /* the pattern */
+    const char *s;             /* the subject */
+    size_t len;                /* its length */
     int full;                  /* must end at len */
     long *groups;              /* 2 per group + whole */
     size_t end;                /* end of the match */

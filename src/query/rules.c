@@ -74,13 +74,13 @@ struct qinst {
     qindex ans_bound;        /* by bound positions */
     size_t visible;          /* answers visible this round */
     qbodyrun *bodies;        /* definitions with this arity */
-    int nbodies;
+    int nbodies;             /* their count */
 };
 
 typedef struct qfix {
     qinst **insts;           /* instances, in creation order */
-    int n;
-    int cap;
+    int n;                   /* count */
+    int cap;                 /* room */
 } qfix;
 
 /* ---- instances ------------------------------------------------------------------ */
@@ -244,7 +244,7 @@ typedef struct cjoin {
     int nnew;               /* new variables */
     int newpos[64];         /* the argument position each comes from */
     int vars[QMAX_VARS];    /* output variables */
-    int nvars;
+    int nvars;              /* their count */
     int nb;                 /* bound positions (= the instance's) */
     int bsrc[64];           /* per bound position: input column, or -1 for a constant */
     qcell bconst[64];       /* ... the constant */
@@ -550,10 +550,10 @@ int cairn_query__call_in_fix(qx *x, qbodyrun *br, int k, qrel *in, qrel *out)
 /* ---- explain ------------------------------------------------------------------------------------ */
 
 typedef struct seen_inst {
-    int rule;
-    uint64_t adorn;
-    int src;
-    int nargs;
+    int rule;          /* rule */
+    uint64_t adorn;    /* bound positions */
+    int src;           /* source */
+    int nargs;         /* arity */
 } seen_inst;
 
 static int explain_plan_calls(qx *x, const qplan *p, cairn_buf *b, seen_inst *seen, int *nseen, int depth);
