@@ -149,7 +149,7 @@ unit: all rel $(BENCH_PROGS)
 # databases and queries than make test runs (CAIRN_TEST_SCALE rounds).
 SOAK_SCALE ?= 40
 soak-query: rel
-	CAIRN_TEST_SCALE=$(SOAK_SCALE) build/rel/cairn-tests test_query_differential
+	CAIRN_TEST_SCALE=$(SOAK_SCALE) build/rel/cairn-tests -t 14400 test_query_differential
 .PHONY: soak-query
 
 # Any corpus folder of the conformance format: make conformance CORPUS=<dir>
