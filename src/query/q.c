@@ -41,7 +41,6 @@ static void run_dispose(qrun *r)
     qrel_dispose(&r->init);
     cairn_query__regex_cache_free(&r->x);
     qdict_dispose(&r->x.dict);
-    cairn_buf_dispose(&r->x.scratch);
     cairn_arena_dispose(&r->arena);
     cairn_release(r->form);
     cairn_free(r->extra);

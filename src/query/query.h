@@ -369,7 +369,7 @@ typedef struct qbuiltin {
     qfn_impl fn;        /* implementation */
     int min_args;       /* arity bounds ... */
     int max_args;       /* ... (-1 = variadic) */
-    int flags;          /* QF_* below */
+    int flags;          /* QFN_* below */
 } qbuiltin;
 
 enum {
@@ -400,7 +400,6 @@ void cairn_query__regex_free(qregex *re);
 int cairn_query__regex_exec(const qregex *re, const char *s, size_t len, size_t start, int anchored_full,
                             long *groups);
 int cairn_query__regex_ngroups(const qregex *re);
-const char *cairn_query__regex_source(const qregex *re, size_t *len);
 
 /* A regex value: a TAGGED value with tag cairn.query/regex over the pattern
  * string; compiled regexes are cached by the query (x->regexes). */
@@ -448,11 +447,8 @@ typedef struct qx {
     const void *attr_schemas[64];  /* ... and the schema they belong to */
     void *regexes;           /* compiled regex cache (builtins.c) */
     void *stats;             /* attribute statistics cache (scan.c, arena) */
-    cairn_buf scratch;       /* key building */
     uint64_t rand_state;     /* rand / sample */
-    int explain;             /* planning only (no rule fixpoints run) */
     int call_depth;          /* nested fixpoints (rules called inside not/or of rules) */
-    cairn_buf *explain_out;  /* explain text */
 } qx;
 
 /* 0, or CAIRN_ECANCELED (with :query/canceled) once the deadline passed. */

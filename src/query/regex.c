@@ -547,11 +547,6 @@ int cairn_query__regex_ngroups(const qregex *re)
     return re->ngroups;
 }
 
-const char *cairn_query__regex_source(const qregex *re, size_t *len)
-{
-    *len = re->src_len;
-    return re->src;
-}
 
 /* ---- matching ---------------------------------------------------------------------- */
 
