@@ -3,10 +3,7 @@
  * "$ cmd" is a command (continued while its single quotes are open, and over
  * a <<'EOF' here-document); the lines after it are its standard output,
  * where '*' matches any text and a line "..." any number of lines.
- *
- * Until the query engine lands, its commands (q, explain) may instead fail
- * with their one-line "not implemented" error; every other example must
- * match. */
+ */
 #include <stdlib.h>
 
 #include "test.h"
@@ -75,27 +72,13 @@ static int quotes_open(const char *s)
     return open;
 }
 
-static int needs_engine(const char *cmd)
-{
-    static const char *const names[] = { "cairn q ", "cairn explain " };
-    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
-        if (strstr(cmd, names[i]))
-            return 1;
-    return 0;
-}
-
-static int run_example(const char *cmd, char **want, size_t nwant, int *skipped)
+static int run_example(const char *cmd, char **want, size_t nwant)
 {
     cli_result r;
     char *got[4096];
     size_t ngot;
     int ok;
     cli_sh(&r, test_tmpdir(), cmd);
-    if (needs_engine(cmd) && r.status != 0 && strstr(r.err, "not implemented")) {
-        (*skipped)++;
-        cli_result_free(&r);
-        return 1;
-    }
     {
         /* a trailing newline ends the last line; it is not a line of its own */
         size_t len = strlen(r.out);
@@ -120,7 +103,7 @@ void test_cli_docs__every_example_in_cli_md_runs(void)
 {
     char *doc = cli_slurp(repo_path("docs/cli.md"), NULL), *lines[8192];
     size_t n, examples = 0;
-    int skipped = 0, in_block = 0;
+    int in_block = 0;
     CHECK_MSG(doc != NULL, "no docs/cli.md");
     /* (no symlink into the repository here: the runner's clean-up of a
      * passed test's directory follows symlinks) */
@@ -149,7 +132,7 @@ void test_cli_docs__every_example_in_cli_md_runs(void)
                 want[nwant] = lines[first_out + nwant];
                 nwant++;
             }
-            CHECK_MSG(run_example(cmd, want, nwant, &skipped), "example %zu of docs/cli.md differs (see above)",
+            CHECK_MSG(run_example(cmd, want, nwant), "example %zu of docs/cli.md differs (see above)",
                       examples + 1);
             i = first_out + nwant - 1;
             examples++;
@@ -157,8 +140,6 @@ void test_cli_docs__every_example_in_cli_md_runs(void)
         }
     }
     CHECK(examples >= 40);
-    if (skipped)
-        fprintf(stderr, "%d examples wait for the query engine\n", skipped);
     free(doc);
 }
 
