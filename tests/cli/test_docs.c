@@ -219,3 +219,78 @@ void test_cli_docs__man_page_and_manual_cover_every_command(void)
     free(md);
     free(man);
 }
+
+/* Replaces every " cairn/" in s (a command from docs/api.md, written for a
+ * checkout in ./cairn) with the path of this checkout. */
+static void root_paths(char *out, size_t cap, const char *s)
+{
+    const char *root = repo_path("");
+    size_t len = 0;
+    while (*s && len + 1 < cap) {
+        if (!strncmp(s, " cairn/", 7)) {
+            len += (size_t)snprintf(out + len, cap - len, " %s", root);
+            s += 7;
+        } else {
+            out[len++] = *s++;
+        }
+    }
+    out[len < cap ? len : cap - 1] = 0;
+}
+
+/* The complete example of docs/api.md (section 3) compiles with the page's
+ * own command line, against this checkout's libcairn.a, and prints exactly
+ * the output the page shows. */
+void test_cli_docs__api_example_compiles_and_prints_what_the_page_says(void)
+{
+    char *doc = cli_slurp(repo_path("docs/api.md"), NULL);
+    char *sec, *code, *code_end, *sh, *sh_end, *want, *p, src[1100], cmd[4096], joined[4096];
+    cli_result r;
+    FILE *f;
+    CHECK(doc != NULL);
+    sec = strstr(doc, "\n## 3. A complete example");
+    CHECK(sec != NULL);
+    code = strstr(sec, "\n```c\n");
+    CHECK(code != NULL);
+    code += 6;
+    code_end = strstr(code, "\n```\n");
+    sh = code_end ? strstr(code_end, "\n```sh\n$ cc ") : NULL;
+    CHECK(code_end != NULL && sh != NULL);
+    sh += 9;
+    sh_end = strstr(sh, "\n```\n");
+    want = strstr(sh, "\n$ ./api_example\n");
+    CHECK(sh_end != NULL && want != NULL && want < sh_end);
+    /* the program */
+    snprintf(src, sizeof src, "%s/api_example.c", test_tmpdir());
+    f = fopen(src, "w");
+    CHECK(f != NULL);
+    fwrite(code, 1, (size_t)(code_end - code) + 1, f);
+    fclose(f);
+    /* the command line, its continuation lines joined */
+    {
+        size_t k = 0;
+        for (p = sh; p < want && k + 1 < sizeof joined; p++) {
+            if (p[0] == '\\' && p[1] == '\n') {
+                p++;
+                continue;
+            }
+            joined[k++] = *p;
+        }
+        joined[k] = 0;
+    }
+    root_paths(cmd, sizeof cmd, joined);
+    cli_sh(&r, test_tmpdir(), cmd);
+    CHECK_MSG(r.status == 0, "%s\nexit %d: %s", cmd, r.status, r.err);
+    cli_result_free(&r);
+    /* its output */
+    want += strlen("\n$ ./api_example\n");
+    *sh_end = 0;
+    cli_sh(&r, test_tmpdir(), "./api_example");
+    CHECK_MSG(r.status == 0, "exit %d: %s", r.status, r.err);
+    {
+        size_t n = strlen(r.out);
+        CHECK_MSG(n == strlen(want) + 1 && !strncmp(r.out, want, n - 1) && r.out[n - 1] == '\n',
+                  "docs/api.md says:\n%s\nthe example printed:\n%s", want, r.out);
+    }
+    cli_result_free(&r);
+    free(doc);
+}
