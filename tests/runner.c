@@ -120,6 +120,38 @@ const char *test_shared_dir(void)
     return path;
 }
 
+char *test_slurp(const char *path, size_t *len_out)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL, *grown;
+    size_t len = 0, cap = 0, n;
+    if (!f)
+        return NULL;
+    do {
+        if (cap - len < 65536) {
+            cap = cap ? cap * 2 : 65536;
+            if (!(grown = realloc(buf, cap + 1))) {
+                free(buf);
+                fclose(f);
+                return NULL;
+            }
+            buf = grown;
+        }
+        n = fread(buf + len, 1, cap - len, f);
+        len += n;
+    } while (n > 0);
+    if (ferror(f)) {
+        free(buf);
+        buf = NULL;
+    } else {
+        buf[len] = 0;
+        if (len_out)
+            *len_out = len;
+    }
+    fclose(f);
+    return buf;
+}
+
 static void rm_rf(const char *path)
 {
     struct stat st;

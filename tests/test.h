@@ -92,4 +92,8 @@ const char *test_tool(const char *name);
 /* Path of the shared reference folder (../shared, or CAIRN_SHARED). */
 const char *test_shared_dir(void);
 
+/* The whole file at path, NUL-terminated, from malloc (NULL if it cannot be
+ * read); *len_out (may be NULL) gets its length. */
+char *test_slurp(const char *path, size_t *len_out);
+
 #endif

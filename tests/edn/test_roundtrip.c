@@ -288,27 +288,6 @@ void test_edn_roundtrip__doubles_and_floats_read_back_exactly(void)
 
 /* ---- the conformance corpus --------------------------------------------------------- */
 
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    char *buf;
-    long n;
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    buf = malloc((size_t)n + 1);
-    if (fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        fclose(f);
-        free(buf);
-        return NULL;
-    }
-    fclose(f);
-    *len = (size_t)n;
-    return buf;
-}
-
 void test_edn_roundtrip__conformance_corpus_answers_survive_print_and_read(void)
 {
     static const char *files[] = {
@@ -326,7 +305,7 @@ void test_edn_roundtrip__conformance_corpus_answers_survive_print_and_read(void)
         cairn_val all;
         cairn_error e = CAIRN_ERROR_INIT;
         snprintf(path, sizeof path, "%s/conformance/%s.edn", test_shared_dir(), files[i]);
-        text = slurp(path, &len);
+        text = test_slurp(path, &len);
         CHECK_MSG(text != NULL, "cannot read %s", path);
         CHECK_MSG(cairn_edn_read(&all, text, len, NULL, &e) == 0, "%s: %s", path, e.message);
         CHECK_EQ(cairn_type_of(all), CAIRN_VECTOR);

@@ -10,29 +10,6 @@
 int cairn_query__ref_q(cairn_val *out, cairn_val query, const cairn_input *inputs, size_t ninputs,
                        cairn_error *err);
 
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    char *buf;
-    long n;
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    buf = malloc((size_t)n + 1);
-    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(f);
-    if (buf) {
-        buf[n] = 0;
-        *len = (size_t)n;
-    }
-    return buf;
-}
-
 static cairn_val get(cairn_val map, const char *key)
 {
     cairn_val k, v;
@@ -56,7 +33,7 @@ static int run_corpus(const char *file, const char *only, int want_engine, cairn
     cairn_error err = CAIRN_ERROR_INIT;
     int checked = 0;
     snprintf(path, sizeof path, "%s/conformance/%s", test_shared_dir(), file);
-    text = slurp(path, &len);
+    text = test_slurp(path, &len);
     CHECK_MSG(text != NULL, "cannot read %s", path);
     CHECK_OK(cairn_edn_read(&cases, text, len, NULL, &err));
     free(text);
