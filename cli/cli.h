@@ -11,6 +11,7 @@
 #ifndef CAIRN_CLI_H
 #define CAIRN_CLI_H
 
+#include <signal.h>
 #include <stdio.h>
 
 #include "cairn.h"
@@ -29,6 +30,8 @@ typedef struct cli {
     cli_format format;      /* --format */
     int input_json;         /* --input-format json (else EDN, or by file name) */
     long long limit;        /* --limit, -1 = none */
+    long long timeout_ms;   /* --timeout for queries, 0 = none */
+    int interruptible;      /* Ctrl-C stops a running query (interactive shell) */
     int timing;             /* print how long each command took (shell) */
     int in_shell;           /* commands run inside `cairn shell` */
     int echo;               /* the shell prints each command it reads (--echo) */
@@ -51,6 +54,11 @@ extern const cli_command cli_commands[];
 const cli_command *cli_command_find(const char *name);
 /* Parses options out of argv (in place) and runs the command; the exit status. */
 int cli_run(cli *c, int argc, char **argv);
+
+/* Set by the interactive shell's SIGINT handler; cli_interrupted (a
+ * cairn_query_opts interrupt poll) reads it. */
+extern volatile sig_atomic_t cli_sigint;
+int cli_interrupted(void *ctx);
 
 /* ---- errors (util.c) ------------------------------------------------------- */
 

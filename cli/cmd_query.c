@@ -171,6 +171,9 @@ int cmd_q(cli *c, int argc, char **argv)
     }
     if (c->limit >= 0)
         opts.limit = (size_t)c->limit;
+    opts.timeout_ms = c->timeout_ms;
+    if (c->interruptible)
+        opts.interrupt = cli_interrupted;
     rc = cairn_q(&result, q.query, q.inputs, q.n, &opts, &err);
     cli_check_oom(rc);
     if (rc == 0) {

@@ -166,7 +166,7 @@ static int open_db(shell *sh, const char *arg)
 
 /* ---- completion ------------------------------------------------------------------- */
 
-static const char *const dot_commands[] = { ".help", ".open", ".format", ".limit", ".timing", ".quit", ".exit", NULL };
+static const char *const dot_commands[] = { ".help", ".open", ".format", ".limit", ".timeout", ".timing", ".quit", ".exit", NULL };
 
 static char **candidates;   /* the words completion offers for the current word */
 static size_t ncandidates;
@@ -273,9 +273,11 @@ static void shell_help(shell *sh)
                "  .open DB                   open another database\n"
                "  .format edn|json|table     output format\n"
                "  .limit N|off               print at most N results\n"
+               "  .timeout MS|off            stop queries after MS milliseconds\n"
                "  .timing on|off             show how long each command took\n"
                "  .help                      this text\n"
                "  .quit                      leave (or Ctrl-D)\n"
+               "Ctrl-C stops a running query.\n"
                "Tab completes commands, attributes (:na<Tab>) and variables (?<Tab>).\n");
 }
 
@@ -294,6 +296,15 @@ static int dot_command(shell *sh, int argc, char **argv)
         c->format = !strcmp(a, "edn") ? CLI_EDN : !strcmp(a, "json") ? CLI_JSON : CLI_TABLE;
     } else if (!strcmp(argv[0], ".limit") && argc == 2) {
         c->limit = !strcmp(a, "off") ? -1 : atoll(a);
+    } else if (!strcmp(argv[0], ".timeout") && argc == 2) {
+        char *end;
+        long long ms = strtoll(a, &end, 10);
+        if (!strcmp(a, "off"))
+            c->timeout_ms = 0;
+        else if (*a && !*end && ms >= 0)
+            c->timeout_ms = ms;
+        else
+            fprintf(stderr, "cairn: .timeout takes milliseconds or off\n");
     } else if (!strcmp(argv[0], ".timing") && argc == 2 && (!strcmp(a, "on") || !strcmp(a, "off"))) {
         c->timing = !strcmp(a, "on");
     } else {
@@ -311,7 +322,7 @@ static void options_last(int argc, char **argv)
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         int takes = !strcmp(a, "--format") || !strcmp(a, "-f") || !strcmp(a, "--limit") || !strcmp(a, "-n") ||
-                    !strcmp(a, "--input-format") || !strcmp(a, "-if");
+                    !strcmp(a, "--timeout") || !strcmp(a, "--input-format") || !strcmp(a, "-if");
         if (a[0] == '-' && (a[1] == '-' || takes)) {
             opts[no++] = argv[i];
             if (takes && i + 1 < argc)
@@ -322,6 +333,26 @@ static void options_last(int argc, char **argv)
     }
     memcpy(argv, rest, (size_t)nr * sizeof *argv);
     memcpy(argv + nr, opts, (size_t)no * sizeof *argv);
+}
+
+static void on_sigint(int sig)
+{
+    (void)sig;
+    cli_sigint = 1;
+}
+
+/* While a command runs in the interactive shell, Ctrl-C sets cli_sigint
+ * (a running query polls it and stops with :query/canceled) instead of
+ * ending the shell; at the prompt it keeps its default action. */
+static void catch_sigint(int on)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sigemptyset(&sa.sa_mask);
+    sa.sa_handler = on ? on_sigint : SIG_DFL;
+    sa.sa_flags = SA_RESTART;
+    cli_sigint = 0;
+    sigaction(SIGINT, &sa, NULL);
 }
 
 /* Runs one complete entry; -1 to leave the shell. */
@@ -364,7 +395,11 @@ static int run_entry(shell *sh, char *entry)
     full[n] = NULL;
     saved = *sh->c;
     t0 = cli_now();
+    if (sh->interactive)
+        catch_sigint(1);
     rc = cli_run(sh->c, n, full);
+    if (sh->interactive)
+        catch_sigint(0);
     fflush(sh->c->out);
     if (saved.timing)
         fprintf(stderr, "(%.1f ms)\n", (cli_now() - t0) * 1e3);
@@ -419,6 +454,7 @@ int cmd_shell(cli *c, int argc, char **argv)
     sh.echo = c->echo;
     c->in_shell = 1;
     c->timing = sh.interactive;
+    c->interruptible = sh.interactive;
     if (argc == 1 && open_db(&sh, argv[0]) != CLI_OK && !sh.interactive)
         return CLI_FAIL;
     completing = &sh;

@@ -76,6 +76,7 @@ static void usage(FILE *out)
             "  -f, --format edn|json|table   output format (default edn); also --edn --json --table\n"
             "  --input-format edn|json       how to read data arguments (default: EDN, .json files as JSON)\n"
             "  -n, --limit N                 print at most N results\n"
+            "  --timeout MS                  stop a query after MS milliseconds (:query/canceled)\n"
             "  --progress, --no-progress     progress bars on stderr (default: when it is a terminal)\n"
             "  --echo                        shell: print each command read from a script\n"
             "  -h, --help                    this text, or a command's usage\n"
@@ -167,6 +168,12 @@ static int parse_options(cli *c, int *argcp, char **argv, int *help_out)
             char *end;
             if (!(v = opt_value(&i, argc, argv, eq)) || (c->limit = strtoll(v, &end, 10)) < 0 || *end || !*v) {
                 fprintf(stderr, "cairn: --limit takes a number >= 0\n");
+                return CLI_USAGE;
+            }
+        } else if (!strcmp(name, "--timeout")) {
+            char *end;
+            if (!(v = opt_value(&i, argc, argv, eq)) || (c->timeout_ms = strtoll(v, &end, 10)) < 0 || *end || !*v) {
+                fprintf(stderr, "cairn: --timeout takes milliseconds >= 0 (0: none)\n");
                 return CLI_USAGE;
             }
         } else if (!strcmp(name, "--echo")) {

@@ -14,6 +14,14 @@
 
 #include "cli.h"
 
+volatile sig_atomic_t cli_sigint;
+
+int cli_interrupted(void *ctx)
+{
+    (void)ctx;
+    return cli_sigint != 0;
+}
+
 int cli_fail(cli *c, const cairn_error *err)
 {
     (void)c;

@@ -641,16 +641,26 @@ static inline cairn_input cairn_input_val(cairn_val v)
     return in;
 }
 
-/** Options of a query (may be NULL for the defaults). */
+/**
+ * Options of a query (may be NULL for the defaults). Version 1 ends after
+ * limit; a version 1 struct is still accepted.
+ */
 typedef struct cairn_query_opts {
     unsigned version;      /* CAIRN_QUERY_OPTS_VERSION */
     int64_t timeout_ms;    /* stop with CAIRN_ECANCELED (":query/canceled") after this; 0 = none */
     size_t offset;         /* skip this many results (map-form :offset) */
     size_t limit;          /* at most this many results; 0 = all */
+    /* Version 2: polled while the query runs (every few thousand steps, on
+     * the calling thread); when it returns nonzero the query stops with
+     * CAIRN_ECANCELED (":query/canceled"). NULL = none. It may read a flag
+     * set by a signal handler or another thread (which must then use an
+     * atomic). */
+    int (*interrupt)(void *ctx);
+    void *interrupt_ctx;   /* passed to interrupt */
 } cairn_query_opts;
 
-#define CAIRN_QUERY_OPTS_VERSION 1
-#define CAIRN_QUERY_OPTS_INIT { CAIRN_QUERY_OPTS_VERSION, 0, 0, 0 }
+#define CAIRN_QUERY_OPTS_VERSION 2
+#define CAIRN_QUERY_OPTS_INIT { CAIRN_QUERY_OPTS_VERSION, 0, 0, 0, NULL, NULL }
 
 /**
  * Runs a Datalog query (Datahike's dialect): query is a vector

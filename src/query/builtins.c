@@ -1526,6 +1526,8 @@ FN(f_q)
         if (o.timeout_ms <= 0)
             o.timeout_ms = 1;
     }
+    o.interrupt = x->interrupt;
+    o.interrupt_ctx = x->interrupt_ctx;
     x->call_depth++;
     rc = cairn_q(out, a[0], in, (size_t)(n - 1), &o, x->err);
     x->call_depth--;

@@ -26,6 +26,10 @@
 int qx_tick(qx *x)
 {
     struct timespec now;
+    if (x->interrupt && x->interrupt(x->interrupt_ctx))
+        return cairn_error_set(x->err, CAIRN_ECANCELED, ":query/canceled", "Query canceled: interrupted");
+    if (!x->has_deadline)
+        return 0;
     clock_gettime(CLOCK_MONOTONIC, &now);
     if (now.tv_sec > x->deadline.tv_sec || (now.tv_sec == x->deadline.tv_sec && now.tv_nsec >= x->deadline.tv_nsec))
         return cairn_error_set(x->err, CAIRN_ECANCELED, ":query/canceled", "Query canceled: timeout elapsed");

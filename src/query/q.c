@@ -67,9 +67,18 @@ static int normalize(qrun *r, cairn_val query, const cairn_input *inputs, size_t
     r->inputs = inputs;
     r->ninputs = ninputs;
     if (opts) {
-        if (opts->version != CAIRN_QUERY_OPTS_VERSION)
+        cairn_query_opts d = CAIRN_QUERY_OPTS_INIT;
+        if (opts->version < 1 || opts->version > CAIRN_QUERY_OPTS_VERSION)
             return cairn_error_set(err, CAIRN_EINVALID, ":query/options", "unknown cairn_query_opts version");
-        r->opts = *opts;
+        r->opts = d;
+        /* version 1 callers have only the fields up to limit */
+        r->opts.timeout_ms = opts->timeout_ms;
+        r->opts.offset = opts->offset;
+        r->opts.limit = opts->limit;
+        if (opts->version >= 2) {
+            r->opts.interrupt = opts->interrupt;
+            r->opts.interrupt_ctx = opts->interrupt_ctx;
+        }
     } else {
         cairn_query_opts d = CAIRN_QUERY_OPTS_INIT;
         r->opts = d;
@@ -252,6 +261,9 @@ static int prepare_query(qrun *r, cairn_val query, const cairn_input *inputs, si
         }
         x->has_deadline = 1;
     }
+    x->interrupt = r->opts.interrupt;
+    x->interrupt_ctx = r->opts.interrupt_ctx;
+    x->watched = x->has_deadline || x->interrupt;
     rc = cairn_query__parse(&r->q, &r->arena, form, err);
     r->parsed = 1;
     if (rc < 0)

@@ -441,6 +441,9 @@ typedef struct qx {
     cairn_error *err;        /* where errors go */
     struct timespec deadline;/* timeout, tv_sec = 0: none */
     int has_deadline;        /* deadline is set */
+    int (*interrupt)(void *);/* the caller's interrupt poll, or NULL */
+    void *interrupt_ctx;     /* ... its argument */
+    int watched;             /* a deadline or an interrupt: qx_poll calls qx_tick */
     uint32_t ticks;          /* counts work between clock reads */
     qcell attr_cells[64];    /* cache: attribute id -> keyword cell (by id hash) */
     int64_t attr_ids[64];    /* ... the ids cached */
@@ -451,11 +454,12 @@ typedef struct qx {
     int call_depth;          /* nested fixpoints (rules called inside not/or of rules) */
 } qx;
 
-/* 0, or CAIRN_ECANCELED (with :query/canceled) once the deadline passed. */
+/* 0, or CAIRN_ECANCELED (with :query/canceled) once the deadline passed or
+ * the caller's interrupt poll said stop. */
 int qx_tick(qx *x);
 static inline int qx_poll(qx *x)
 {
-    if (CAIRN_LIKELY(!x->has_deadline) || (++x->ticks & 1023) != 0)
+    if (CAIRN_LIKELY(!x->watched) || (++x->ticks & 1023) != 0)
         return 0;
     return qx_tick(x);
 }

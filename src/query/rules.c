@@ -452,7 +452,7 @@ static int fix_run(qx *x, qfix *f)
             work = 1;
         if (!work)
             return 0;
-        if (x->has_deadline && (rc = qx_tick(x)) < 0)
+        if (x->watched && (rc = qx_tick(x)) < 0)
             return rc;
     }
 }

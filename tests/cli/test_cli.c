@@ -436,6 +436,29 @@ void test_cli_cli__check_passes_and_finds_damage(void)
 
 /* ---- the query engine's and pull's commands ------------------------------------------------ */
 
+/* --timeout stops a runaway query with one error line and exit status 1;
+ * a bad value is a usage error. */
+void test_cli_cli__timeout_stops_a_runaway_query(void)
+{
+    const char *db = people_db();
+    const char *q = "[:find (count ?x) . :in $ % :where (n ?x)]";
+    const char *rules = "[[(n ?x) [(ground 0) ?x]] [(n ?y) (n ?x) [(inc ?x) ?y]]]";
+    cli_result r;
+    CAIRN(&r, NULL, "--timeout", "200", "q", q, db, rules);
+    cli_check_fails(&r, 1, ":query/canceled");
+    CHECK(strstr(r.err, "timeout elapsed") != NULL);
+    cli_result_free(&r);
+    /* the same query with a finite rule answers under the same timeout */
+    CAIRN(&r, NULL, "q", "--timeout=5000", q, db, "[[(n ?x) [(ground [1 2 3]) [?x ...]]]]");
+    CHECK_EQ(r.status, 0);
+    CHECK_STR(r.out, "3\n");
+    cli_result_free(&r);
+    CAIRN(&r, NULL, "--timeout", "soon", "q", q, db, rules);
+    CHECK_EQ(r.status, 2);
+    CHECK(strstr(r.err, "--timeout takes milliseconds") != NULL);
+    cli_result_free(&r);
+}
+
 void test_cli_cli__q_with_databases_and_values(void)
 {
     const char *db = people_db();

@@ -2,6 +2,7 @@
  * line editing, tab completion, multi-line input, timing and the history
  * file. */
 #include <stdlib.h>
+#include <time.h>
 
 #include "test.h"
 #include "cli/cli_run.h"
@@ -165,6 +166,42 @@ void test_cli_shell__terminal_editing_completion_history(void)
     at = cli_pty_expect(&p, 0, "cairn> ", 10000);
     cli_pty_type(&p, "\033[A\r");  /* the last entry: .help */
     at = cli_pty_expect(&p, at, "open another database", 10000);
+    cli_pty_type(&p, ".quit\r");
+    CHECK_EQ(cli_pty_finish(&p), 0);
+    free(p.seen);
+}
+
+/* Ctrl-C stops a running query and the shell goes on; .timeout stops one
+ * by itself; at the prompt a timeout-free session still answers. */
+void test_cli_shell__ctrl_c_and_timeout_stop_a_runaway_query(void)
+{
+    const char *db = small_db();
+    /* endless: every answer makes the next one */
+    const char *runaway = "[:find (count ?x) . :in $ % :where (n ?x)] "
+                          "[[(n ?x) [(ground 0) ?x]] [(n ?y) (n ?x) [(inc ?x) ?y]]]\r";
+    cli_pty p;
+    size_t at;
+    cli_pty_start(&p, (const char *const[]){ db, NULL });
+    at = cli_pty_expect(&p, 0, "cairn> ", 10000);
+    cli_pty_type(&p, runaway);
+    /* give the shell time to read the line and start the query (a Ctrl-C
+     * at the prompt would end it) */
+    nanosleep(&(struct timespec){ 0, 500 * 1000 * 1000 }, NULL);
+    cli_pty_type(&p, "\003");  /* Ctrl-C */
+    at = cli_pty_expect(&p, at, ":query/canceled Query canceled: interrupted", 10000);
+    at = cli_pty_expect(&p, at, "cairn> ", 10000);
+    /* the session is intact */
+    cli_pty_type(&p, "[:find ?a . :where [?e :person/name \"Ada\"] [?e :person/age ?a]]\r");
+    at = cli_pty_expect(&p, at, "36", 10000);
+    at = cli_pty_expect(&p, at, "cairn> ", 10000);
+    cli_pty_type(&p, ".timeout 200\r");
+    at = cli_pty_expect(&p, at, "cairn> ", 10000);
+    cli_pty_type(&p, runaway);
+    at = cli_pty_expect(&p, at, ":query/canceled Query canceled: timeout elapsed", 10000);
+    at = cli_pty_expect(&p, at, "cairn> ", 10000);
+    /* .quit, not Ctrl-D: libedit prints the prompt before it puts the
+     * terminal in raw mode, and a Ctrl-D typed in that instant is the
+     * cooked terminal's end of file, which the switch to raw mode drops */
     cli_pty_type(&p, ".quit\r");
     CHECK_EQ(cli_pty_finish(&p), 0);
     free(p.seen);

@@ -311,6 +311,67 @@ void test_query_api__timeout_cancels(void)
     qt_close(&d);
 }
 
+/* Counts its calls; says stop from the stop-th call on (0: never). */
+struct interrupter {
+    int calls, stop;
+};
+
+static int interrupt_after(void *ctx)
+{
+    struct interrupter *it = ctx;
+    return ++it->calls >= it->stop && it->stop > 0;
+}
+
+void test_query_api__interrupt_callback_cancels_and_old_option_versions_still_work(void)
+{
+    qt_db d = qt_people("qapi-interrupt");
+    cairn_val q = qt_read("[:find ?x :in $ % :where (up 0 ?x)]"), out;
+    cairn_val rules = qt_read("[[(up ?a ?b) [(identity ?a) ?b]] [(up ?a ?b) [(inc ?a) ?c] (up ?c ?b)]]");
+    cairn_val nested = qt_read("[:find ?r . :in $ ?rules :where [(q [:find ?x :in $ % :where (up 0 ?x)] $ ?rules) ?r]]");
+    cairn_val small = qt_read("[:find ?n :where [?e :name ?n]]");
+    struct interrupter it = { 0, 3 };
+    cairn_input in[2];
+    cairn_query_opts o = CAIRN_QUERY_OPTS_INIT;
+    cairn_error err = CAIRN_ERROR_INIT;
+    in[0] = cairn_input_db(d.db);
+    in[1] = cairn_input_val(rules);
+    /* the endless rule stops at the third poll, with no timeout set */
+    o.interrupt = interrupt_after;
+    o.interrupt_ctx = &it;
+    CHECK_ERR(cairn_q(&out, q, in, 2, &o, &err), CAIRN_ECANCELED);
+    CHECK_STR(err.keyword, ":query/canceled");
+    CHECK(strstr(err.message, "interrupted") != NULL);
+    CHECK_EQ(it.calls, 3);
+    /* a nested q polls the same callback */
+    it.calls = 0;
+    CHECK_ERR(cairn_q(&out, nested, in, 2, &o, &err), CAIRN_ECANCELED);
+    CHECK_EQ(it.calls, 3);
+    /* a callback that never says stop changes nothing */
+    it.calls = 0;
+    it.stop = 0;
+    CHECK_OK(cairn_q(&out, small, in, 1, &o, &err));
+    CHECK_EQ(cairn_count(out), 6);
+    cairn_release(out);
+    /* a version 1 caller's struct ends after limit: the fields past it are
+     * not read (here they hold a callback that would cancel at once) */
+    it.calls = 0;
+    it.stop = 1;
+    o.version = 1;
+    o.limit = 2;
+    CHECK_OK(cairn_q(&out, small, in, 1, &o, &err));
+    CHECK_EQ(cairn_count(out), 2);
+    CHECK_EQ(it.calls, 0);
+    cairn_release(out);
+    o.version = 0;
+    CHECK_ERR(cairn_q(&out, small, in, 1, &o, &err), CAIRN_EINVALID);
+    CHECK_STR(err.keyword, ":query/options");
+    cairn_release(small);
+    cairn_release(nested);
+    cairn_release(q);
+    cairn_release(rules);
+    qt_close(&d);
+}
+
 /* Fails the Nth allocation for N = 1, 2, ... until the query succeeds:
  * every failure is a clean CAIRN_ENOMEM and nothing leaks. */
 void test_query_api__out_of_memory_at_every_allocation(void)
