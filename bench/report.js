@@ -256,9 +256,15 @@ function goals(rows) {
   } else add('q2-switch within 20% of q2', na(q2s) || na(q2) || 'no cairn time', 'not measurable yet');
 
   const rr = rows.filter(x => x.n === 1000000 && x.bench.startsWith('rule-reach'));
-  if (rr.length && rr.every(x => x.cairn_ms !== null)) {
-    const worst = Math.max(...rr.map(x => x.cairn_ms));
-    add('Recursive rule at 1M < 50 ms', rr.map(x => `${x.bench} ${fmtMs(x.cairn_ms)}`).join(', '), worst < 50 ? 'met' : 'MISSED');
+  const rrRan = rr.filter(x => x.cairn_ms !== null);
+  if (rrRan.length) {
+    // a rule query the shared query file has no checked answer for at 1M
+    // (rule-reach-last) is named, not silently dropped
+    const worst = Math.max(...rrRan.map(x => x.cairn_ms));
+    const notRun = rr.filter(x => x.cairn_ms === null).map(x => x.bench);
+    add('Recursive rule at 1M < 50 ms', rrRan.map(x => `${x.bench} ${fmtMs(x.cairn_ms)}`).join(', ') +
+        (notRun.length ? `; not run: ${notRun.join(', ')} (not in queries-1000000.edn, so no answer to check it against)` : ''),
+        worst < 50 ? 'met' : 'MISSED');
   } else add('Recursive rule at 1M < 50 ms', rr.length ? rr.map(x => `${x.bench}: ${na(x) || fmtMs(x.cairn_ms)}`).join(', ') : 'N=1M not run (make bench-full)', rr.length ? 'not measurable yet' : 'not measured');
 
   r = largest('cold-open-q1');
