@@ -341,9 +341,10 @@ static void on_sigint(int sig)
     cli_sigint = 1;
 }
 
-/* While a command runs in the interactive shell, Ctrl-C sets cli_sigint
- * (a running query polls it and stops with :query/canceled) instead of
- * ending the shell; at the prompt it keeps its default action. */
+/* While a query runs in the interactive shell, Ctrl-C sets cli_sigint
+ * (the query polls it and stops with :query/canceled) instead of ending the
+ * shell. Other commands do not poll it, so for them (a long import, say)
+ * and at the prompt Ctrl-C keeps its default action. */
 static void catch_sigint(int on)
 {
     struct sigaction sa;
@@ -359,7 +360,7 @@ static void catch_sigint(int on)
 static int run_entry(shell *sh, char *entry)
 {
     char *argv[MAX_ARGS + 2], *full[MAX_ARGS + 4];
-    int argc = split_args(entry, argv), n = 0, rc;
+    int argc = split_args(entry, argv), n = 0, rc, stoppable;
     const cli_command *cmd;
     cli saved;
     double t0;
@@ -395,10 +396,11 @@ static int run_entry(shell *sh, char *entry)
     full[n] = NULL;
     saved = *sh->c;
     t0 = cli_now();
-    if (sh->interactive)
+    stoppable = sh->interactive && cmd && cmd->fn == cmd_q;
+    if (stoppable)
         catch_sigint(1);
     rc = cli_run(sh->c, n, full);
-    if (sh->interactive)
+    if (stoppable)
         catch_sigint(0);
     fflush(sh->c->out);
     if (saved.timing)
