@@ -239,7 +239,9 @@ static void root_paths(char *out, size_t cap, const char *s)
 
 /* The complete example of docs/api.md (section 3) compiles with the page's
  * own command line, against this checkout's libcairn.a, and prints exactly
- * the output the page shows. */
+ * the output the page shows; in the ASan+UBSan build it is compiled with
+ * the sanitizers against that build's library, and must exit cleanly (no
+ * leak, no undefined behaviour). */
 void test_cli_docs__api_example_compiles_and_prints_what_the_page_says(void)
 {
     char *doc = cli_slurp(repo_path("docs/api.md"), NULL);
@@ -278,6 +280,19 @@ void test_cli_docs__api_example_compiles_and_prints_what_the_page_says(void)
         joined[k] = 0;
     }
     root_paths(cmd, sizeof cmd, joined);
+#ifdef __SANITIZE_ADDRESS__
+    /* the ASan+UBSan stage: the same program against the sanitized library,
+     * so the page's "leak-free under AddressSanitizer" is checked too */
+    {
+        static const char rel[] = "/build/rel/libcairn.a";
+        char *lib = strstr(cmd, rel);
+        CHECK(lib != NULL);
+        *lib = 0;
+        snprintf(joined, sizeof joined, "%s/build/asan/libcairn.a%s -fsanitize=address,undefined -fno-sanitize-recover=all",
+                 cmd, lib + strlen(rel));
+        snprintf(cmd, sizeof cmd, "%s", joined);
+    }
+#endif
     cli_sh(&r, test_tmpdir(), cmd);
     CHECK_MSG(r.status == 0, "%s\nexit %d: %s", cmd, r.status, r.err);
     cli_result_free(&r);
