@@ -50,6 +50,7 @@ int cairn_config_parse(cairn_config *out, cairn_val config, cairn_error *err)
     out->config = out->store = out->initial_tx = out->schema = cairn_nil();
     strcpy(out->branch, "db");
     out->cache_bytes = DEFAULT_CACHE_BYTES;
+    out->tail_commits = CAIRN_TAIL_MAX_COMMITS;
     if (cairn_type_of(config) != CAIRN_MAP)
         return bad(err, "the config", "a map");
     store = get(config, &cairn_kw_store);
@@ -99,6 +100,11 @@ int cairn_config_parse(cairn_config *out, cairn_val config, cairn_error *err)
             if (cairn_type_of(cb) != CAIRN_INT || cairn_int_value(cb) < 0)
                 return bad(err, ":cache-bytes", "a non-negative integer");
             out->cache_bytes = (size_t)cairn_int_value(cb);
+        }
+        if (cairn_keyword(&k, "tail-commits", 12) == 0 && cairn_map_get(&cb, config, k)) {
+            if (cairn_type_of(cb) != CAIRN_INT || cairn_int_value(cb) < 0 || cairn_int_value(cb) > 100000)
+                return bad(err, ":tail-commits", "an integer from 0 to 100000");
+            out->tail_commits = (uint32_t)cairn_int_value(cb);
         }
     }
     out->initial_tx = get(config, &cairn_kw_initial_tx);
@@ -154,6 +160,8 @@ int cairn_config_open_ctx(cairn_dbctx **out, const cairn_config *cfg, cairn_erro
     snprintf(ctx->branch, sizeof ctx->branch, "%s", cfg->branch);
     ctx->keep_history = cfg->keep_history;
     ctx->read_flex = cfg->read_flex;
+    ctx->tail_max_commits = cfg->tail_commits;
+    ctx->tail_max_keys = CAIRN_TAIL_MAX_KEYS;
     {
         cairn_btree_opts def = CAIRN_BTREE_OPTS_INIT;
         ctx->tree_opts = def;

@@ -292,7 +292,7 @@ int cairn_conn_db(cairn_db **out, cairn_conn *c, cairn_error *err)
     cairn_buf raw = CAIRN_BUF_INIT;
     cairn_addr commit;
     int64_t max_tx;
-    cairn_db *db;
+    cairn_db *db, *hint;
     int rc = cairn_db__read_head(&commit, &max_tx, &raw, c->ctx, err);
     if (rc < 0) {
         cairn_buf_dispose(&raw);
@@ -305,8 +305,11 @@ int cairn_conn_db(cairn_db **out, cairn_conn *c, cairn_error *err)
         cairn_buf_dispose(&raw);
         return 0;
     }
+    hint = cairn_db_retain(c->latest);
     pthread_mutex_unlock(&c->lock);
-    if ((rc = cairn_db__open_commit(&db, c->ctx, &commit, err)) < 0) {
+    rc = cairn_db__open_commit_hint(&db, c->ctx, &commit, hint, err);
+    cairn_db_release(hint);
+    if (rc < 0) {
         cairn_buf_dispose(&raw);
         return rc;
     }

@@ -23,6 +23,7 @@ typedef struct cairn_config {
     int read_flex_given;           /* ... was given explicitly */
     char branch[CAIRN_HEAD_NAME_MAX + 1];  /* :branch name */
     size_t cache_bytes;            /* node cache bound */
+    uint32_t tail_commits;         /* :tail-commits (db/tail.c) */
 } cairn_config;
 
 int cairn_config_parse(cairn_config *out, cairn_val config, cairn_error *err);

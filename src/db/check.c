@@ -116,10 +116,22 @@ static int walk_cb(const cairn_addr *addr, unsigned level, void *payload)
     return 0;
 }
 
+/* Walks the stored trees of commit v: its own, or its tail's base (the
+ * tail's records are its parents, read by the caller). */
 static int walk_commit(checker *c, const cairn_db *v)
 {
+    cairn_btree_opts opts = CAIRN_BTREE_OPTS_INIT;
+    opts.node_bytes = v->trees[0].node_bytes;
+    opts.fill_pct = v->trees[0].fill_pct;
     for (int t = 0; t < CAIRN_T_COUNT_; t++) {
-        int rc = cairn_btree_walk(&v->trees[t], walk_cb, c);
+        cairn_btree base;
+        int rc;
+        if (!v->tail_depth) {
+            rc = cairn_btree_walk(&v->trees[t], walk_cb, c);
+        } else if ((rc = cairn_btree_open(&base, c->db->ctx->cache, &v->base_roots[t], &opts)) == 0) {
+            rc = cairn_btree_walk(&base, walk_cb, c);
+            cairn_btree_dispose(&base);
+        }
         if (rc < 0) {
             if (c->err && !c->err->code)
                 cairn_error_set(c->err, rc, ":check/node", "an index node cannot be read: %s", cairn_strerror(rc));

@@ -44,7 +44,8 @@
 
 #define COMMIT_MAGIC "CRNC"
 #define HEAD_MAGIC "CRNH"
-#define FORMAT_VERSION 1
+#define FORMAT_VERSION 2   /* commit records; 1 has no tail */
+#define HEAD_VERSION 1
 
 /* ---- encoding helpers ----------------------------------------------------- */
 
@@ -80,7 +81,7 @@ static void rd_bytes(struct reader *r, void *out, size_t n)
 int cairn_head_encode(cairn_buf *out, const cairn_addr *commit, int64_t max_tx)
 {
     cairn_buf_put(out, HEAD_MAGIC, 4);
-    cairn_buf_putc(out, FORMAT_VERSION);
+    cairn_buf_putc(out, HEAD_VERSION);
     cairn_buf_put(out, commit->bytes, CAIRN_ADDR_LEN);
     cairn_buf_put_varint(out, (uint64_t)max_tx);
     return out->oom ? CAIRN_ENOMEM : 0;
@@ -95,7 +96,7 @@ int cairn_head_decode(cairn_addr *commit, int64_t *max_tx, const void *data, siz
     rd_bytes(&r, &version, 1);
     if (r.bad || memcmp(magic, HEAD_MAGIC, 4))
         return CAIRN_CORRUPT_BKPT;
-    if (version > FORMAT_VERSION)
+    if (version > HEAD_VERSION)
         return CAIRN_EUNSUPPORTED;
     rd_bytes(&r, commit->bytes, CAIRN_ADDR_LEN);
     *max_tx = (int64_t)rd_varint(&r);
@@ -113,23 +114,42 @@ static int put_node(cairn_store_batch *batch, const cairn_buf *b, cairn_addr *ad
     return cairn_store_batch_add(batch, b->ptr, b->len, addr);
 }
 
+/* Whether committing db (built on its one parent) may store a tail instead
+ * of its trees: the parent's trees or tail are stored, and the tail stays
+ * within its bounds (tail.c). */
+static int tail_fits(const cairn_db *db, size_t nparents, uint64_t pending_keys)
+{
+    return nparents == 1 && db->has_base && db->pending && db->tail_depth + 1 <= db->ctx->tail_max_commits &&
+           db->tail_keys + pending_keys <= db->ctx->tail_max_keys;
+}
+
 int cairn_db__commit(cairn_db **out, const cairn_db *db, const cairn_addr *parents, size_t nparents,
                      cairn_store_batch *batch, cairn_error *err)
 {
     cairn_db *c = NULL;
-    cairn_buf b = CAIRN_BUF_INIT;
+    cairn_buf b = CAIRN_BUF_INIT, delta = CAIRN_BUF_INIT;
     cairn_addr roots[CAIRN_T_COUNT_], config_addr;
-    int rc;
+    uint64_t pending_keys = 0;
+    int rc, tail;
     if ((rc = cairn_db__with_view(&c, db, CAIRN_VIEW_CURRENT, 0)) < 0)
         goto done;
-    for (int t = 0; t < CAIRN_T_COUNT_; t++) {
-        cairn_btree committed;
-        if ((rc = cairn_btree_commit(&committed, &db->trees[t], batch)) < 0)
-            goto done;
-        cairn_btree_dispose(&c->trees[t]);
-        c->trees[t] = committed;
-        if ((rc = cairn_btree_root(&roots[t], &c->trees[t])) < 0)
-            goto done;
+    if (db->pending && (rc = cairn_delta_encode(&delta, db->pending, &pending_keys)) < 0)
+        goto done;
+    cairn_delta_release(c->pending);
+    c->pending = NULL;
+    tail = tail_fits(db, nparents, pending_keys);
+    if (tail) {
+        memcpy(roots, db->base_roots, sizeof roots);
+    } else {
+        for (int t = 0; t < CAIRN_T_COUNT_; t++) {
+            cairn_btree committed;
+            if ((rc = cairn_btree_commit(&committed, &db->trees[t], batch)) < 0)
+                goto done;
+            cairn_btree_dispose(&c->trees[t]);
+            c->trees[t] = committed;
+            if ((rc = cairn_btree_root(&roots[t], &c->trees[t])) < 0)
+                goto done;
+        }
     }
     if (!db->schema_stored) {
         if ((rc = cairn_schema_encode(&b, db->schema)) < 0 || (rc = put_node(batch, &b, &c->schema_addr)) < 0)
@@ -148,7 +168,7 @@ int cairn_db__commit(cairn_db **out, const cairn_db *db, const cairn_addr *paren
     }
     cairn_buf_clear(&b);
     cairn_buf_put(&b, COMMIT_MAGIC, 4);
-    cairn_buf_putc(&b, FORMAT_VERSION);
+    cairn_buf_putc(&b, tail ? FORMAT_VERSION : 1);
     cairn_buf_put_varint(&b, (uint64_t)(db->ctx->keep_history ? 1 : 0) | (uint64_t)(db->ctx->read_flex ? 2 : 0));
     cairn_buf_put_varint(&b, db->trees[0].node_bytes);
     cairn_buf_put_varint(&b, db->trees[0].fill_pct);
@@ -162,6 +182,22 @@ int cairn_db__commit(cairn_db **out, const cairn_db *db, const cairn_addr *paren
         cairn_buf_put(&b, roots[t].bytes, CAIRN_ADDR_LEN);
     cairn_buf_put(&b, c->schema_addr.bytes, CAIRN_ADDR_LEN);
     cairn_buf_put(&b, config_addr.bytes, CAIRN_ADDR_LEN);
+    if (tail) {
+        /* the previous commit of the tail: the parent, unless it stored its trees */
+        c->tail_depth = db->tail_depth + 1;
+        c->tail_keys = db->tail_keys + pending_keys;
+        c->tail_prev = db->tail_depth ? parents[0] : CAIRN_BTREE_EMPTY_ROOT;
+        cairn_buf_put_varint(&b, c->tail_depth);
+        cairn_buf_put(&b, c->tail_prev.bytes, CAIRN_ADDR_LEN);
+        cairn_buf_put_varint(&b, c->tail_keys);
+        cairn_buf_put(&b, delta.ptr, delta.len);
+    } else {
+        c->tail_depth = 0;
+        c->tail_keys = 0;
+        c->tail_prev = CAIRN_BTREE_EMPTY_ROOT;
+        memcpy(c->base_roots, roots, sizeof roots);
+        c->has_base = 1;
+    }
     if ((rc = put_node(batch, &b, &c->commit)) < 0)
         goto done;
     c->has_commit = 1;
@@ -179,6 +215,7 @@ int cairn_db__commit(cairn_db **out, const cairn_db *db, const cairn_addr *paren
     }
 done:
     cairn_buf_dispose(&b);
+    cairn_buf_dispose(&delta);
     if (rc < 0) {
         cairn_db_release(c);
         return cairn_error_code(err, rc);
@@ -189,68 +226,162 @@ done:
 
 /* ---- reading --------------------------------------------------------------------- */
 
-int cairn_db__open_commit(cairn_db **out, cairn_dbctx *ctx, const cairn_addr *commit, cairn_error *err)
+/* A commit record, parsed; pointers borrow the record's bytes. */
+struct record {
+    uint8_t version;            /* 1, or 2 with a tail */
+    uint64_t flags;             /* keep-history, schema-on-read */
+    cairn_btree_opts opts;      /* tree shape */
+    int64_t max_eid, max_tx, last_instant;
+    uint64_t nparents;          /* parent count */
+    const uint8_t *parents;     /* nparents x 16 bytes */
+    cairn_addr roots[CAIRN_T_COUNT_];  /* the trees, or a tail's base */
+    cairn_addr schema_addr, config_addr;
+    uint32_t tail_depth;        /* 0: no tail */
+    cairn_addr tail_prev;       /* previous commit of the tail */
+    uint64_t tail_keys;         /* key changes in the tail */
+    const uint8_t *delta;       /* this commit's deltas */
+    size_t delta_len;           /* bytes */
+};
+
+static int parse_record(struct record *rec, const void *data, size_t len, cairn_error *err)
 {
-    void *data = NULL, *sdata = NULL;
-    size_t len = 0, slen = 0;
     struct reader r;
-    cairn_db *db = NULL;
-    cairn_schema *schema = NULL;
-    cairn_addr roots[CAIRN_T_COUNT_], config_addr;
-    cairn_btree_opts opts = CAIRN_BTREE_OPTS_INIT;
     char magic[4];
-    uint8_t version;
-    uint64_t flags, nparents;
-    int rc;
-    if ((rc = cairn_store_get_node(ctx->store, commit, &data, &len)) < 0) {
-        cairn_error_copy(err, &ctx->store->err);
-        return cairn_error_code(err, rc);
-    }
+    cairn_btree_opts opts = CAIRN_BTREE_OPTS_INIT;
+    memset(rec, 0, sizeof *rec);
     r.p = data;
     r.end = (const uint8_t *)data + len;
     r.bad = 0;
     rd_bytes(&r, magic, 4);
-    rd_bytes(&r, &version, 1);
-    if (r.bad || memcmp(magic, COMMIT_MAGIC, 4)) {
-        rc = cairn_error_set(err, CAIRN_ECORRUPT, ":store/corrupt", "commit record has a bad magic");
-        goto done;
-    }
-    if (version > FORMAT_VERSION) {
-        rc = cairn_error_set(err, CAIRN_EUNSUPPORTED, ":db-was-written-with-newer-cairn-version",
-                             "commit format %u is newer than this cairn understands", version);
-        goto done;
-    }
-    flags = rd_varint(&r);
+    rd_bytes(&r, &rec->version, 1);
+    if (r.bad || memcmp(magic, COMMIT_MAGIC, 4))
+        return cairn_error_set(err, CAIRN_ECORRUPT, ":store/corrupt", "commit record has a bad magic");
+    if (rec->version > FORMAT_VERSION)
+        return cairn_error_set(err, CAIRN_EUNSUPPORTED, ":db-was-written-with-newer-cairn-version",
+                               "commit format %u is newer than this cairn understands", rec->version);
+    rec->flags = rd_varint(&r);
     opts.node_bytes = (uint32_t)rd_varint(&r);
     opts.fill_pct = (uint32_t)rd_varint(&r);
+    rec->opts = opts;
+    rec->max_eid = (int64_t)rd_varint(&r);
+    rec->max_tx = (int64_t)rd_varint(&r);
+    rec->last_instant = cairn_unzigzag(rd_varint(&r));
+    rec->nparents = rd_varint(&r);
+    if (r.bad || rec->nparents > (uint64_t)(r.end - r.p) / CAIRN_ADDR_LEN)
+        return cairn_error_set(err, CAIRN_ECORRUPT, ":store/corrupt", "commit record is truncated");
+    rec->parents = r.p;
+    r.p += rec->nparents * CAIRN_ADDR_LEN;
+    for (int t = 0; t < CAIRN_T_COUNT_; t++)
+        rd_bytes(&r, rec->roots[t].bytes, CAIRN_ADDR_LEN);
+    rd_bytes(&r, rec->schema_addr.bytes, CAIRN_ADDR_LEN);
+    rd_bytes(&r, rec->config_addr.bytes, CAIRN_ADDR_LEN);
+    if (rec->version >= 2) {
+        uint64_t depth = rd_varint(&r);
+        rd_bytes(&r, rec->tail_prev.bytes, CAIRN_ADDR_LEN);
+        rec->tail_keys = rd_varint(&r);
+        if (depth == 0 || depth > UINT32_MAX || rec->nparents != 1 ||
+            (depth > 1) != !cairn_addr_equal(&rec->tail_prev, &CAIRN_BTREE_EMPTY_ROOT))
+            r.bad = 1;
+        rec->tail_depth = (uint32_t)depth;
+        rec->delta = r.p;
+        rec->delta_len = r.bad ? 0 : (size_t)(r.end - r.p);
+        r.p = r.end;
+    }
+    if (r.bad || r.p != r.end)
+        return cairn_error_set(err, CAIRN_ECORRUPT, ":store/corrupt", "commit record is malformed");
+    return 0;
+}
+
+static int read_record(void **data, struct record *rec, cairn_dbctx *ctx, const cairn_addr *commit, cairn_error *err)
+{
+    size_t len = 0;
+    int rc;
+    *data = NULL;
+    if ((rc = cairn_store_get_node(ctx->store, commit, data, &len)) < 0) {
+        cairn_error_copy(err, &ctx->store->err);
+        return cairn_error_code(err, rc);
+    }
+    return parse_record(rec, *data, len, err);
+}
+
+/*
+ * Replays the tail of the commit rec into db, whose trees are the tail's
+ * base, or (when hint holds an earlier commit of the same tail) starts from
+ * hint's trees and replays only the newer commits.
+ */
+static int replay_tail(cairn_db *db, const struct record *rec, void *rec_data, const cairn_db *hint,
+                       cairn_error *err)
+{
+    void **datas;
+    struct record *recs;
+    uint32_t n = rec->tail_depth, have = 1;
+    int rc = 0;
+    datas = cairn_malloc(cairn_mul_size(n, sizeof *datas));
+    recs = cairn_malloc(cairn_mul_size(n, sizeof *recs));
+    if (!datas || !recs) {
+        cairn_free(datas);
+        cairn_free(recs);
+        return CAIRN_ENOMEM;
+    }
+    datas[0] = rec_data;
+    recs[0] = *rec;
+    /* recs[i] is the commit i steps back along the tail */
+    while (have < n) {
+        const struct record *prev = &recs[have - 1];
+        if (hint && hint->has_commit && hint->tail_depth == n - have &&
+            cairn_addr_equal(&hint->commit, &prev->tail_prev) &&
+            !memcmp(hint->base_roots, rec->roots, sizeof rec->roots))
+            break;
+        if ((rc = read_record(&datas[have], &recs[have], db->ctx, &prev->tail_prev, err)) == 0 &&
+            (recs[have].tail_depth != n - have || memcmp(recs[have].roots, rec->roots, sizeof rec->roots)))
+            rc = cairn_error_set(err, CAIRN_ECORRUPT, ":store/corrupt", "a commit's tail chain is inconsistent");
+        if (rc < 0) {
+            cairn_free(datas[have]);
+            break;
+        }
+        have++;
+    }
+    if (rc == 0 && have < n) {
+        /* start from the hint: it holds the first n - have commits of the tail */
+        for (int t = 0; t < CAIRN_T_COUNT_; t++) {
+            cairn_btree_dispose(&db->trees[t]);
+            cairn_btree_copy(&db->trees[t], &hint->trees[t]);
+        }
+    }
+    for (uint32_t i = have; i-- > 0 && rc == 0;)
+        rc = cairn_db__apply_tail(db, recs[i].delta, recs[i].delta_len, err);
+    for (uint32_t i = 1; i < have; i++)
+        cairn_free(datas[i]);
+    cairn_free(datas);
+    cairn_free(recs);
+    return rc;
+}
+
+int cairn_db__open_commit_hint(cairn_db **out, cairn_dbctx *ctx, const cairn_addr *commit, const cairn_db *hint,
+                               cairn_error *err)
+{
+    void *data = NULL, *sdata = NULL;
+    size_t slen = 0;
+    struct record rec;
+    cairn_db *db = NULL;
+    cairn_schema *schema = NULL;
+    int rc;
+    if ((rc = read_record(&data, &rec, ctx, commit, err)) < 0)
+        goto done;
     if ((rc = cairn_db__new_empty(&db, ctx, NULL)) < 0)
         goto done;
-    db->max_eid = (int64_t)rd_varint(&r);
-    db->max_tx = (int64_t)rd_varint(&r);
-    db->last_instant = cairn_unzigzag(rd_varint(&r));
-    nparents = rd_varint(&r);
-    if (r.bad || nparents > (uint64_t)(r.end - r.p) / CAIRN_ADDR_LEN) {
-        rc = cairn_error_set(err, CAIRN_ECORRUPT, ":store/corrupt", "commit record is truncated");
-        goto done;
-    }
-    if (nparents) {
-        if (!(db->parents = cairn_malloc(cairn_mul_size(nparents, sizeof *db->parents)))) {
+    db->max_eid = rec.max_eid;
+    db->max_tx = rec.max_tx;
+    db->last_instant = rec.last_instant;
+    if (rec.nparents) {
+        if (!(db->parents = cairn_malloc(cairn_mul_size(rec.nparents, sizeof *db->parents)))) {
             rc = CAIRN_ENOMEM;
             goto done;
         }
-        db->parent_count = nparents;
-        for (uint64_t i = 0; i < nparents; i++)
-            rd_bytes(&r, db->parents[i].bytes, CAIRN_ADDR_LEN);
+        db->parent_count = rec.nparents;
+        memcpy(db->parents, rec.parents, rec.nparents * CAIRN_ADDR_LEN);
     }
-    for (int t = 0; t < CAIRN_T_COUNT_; t++)
-        rd_bytes(&r, roots[t].bytes, CAIRN_ADDR_LEN);
-    rd_bytes(&r, db->schema_addr.bytes, CAIRN_ADDR_LEN);
-    rd_bytes(&r, config_addr.bytes, CAIRN_ADDR_LEN);
-    if (r.bad || r.p != r.end) {
-        rc = cairn_error_set(err, CAIRN_ECORRUPT, ":store/corrupt", "commit record is malformed");
-        goto done;
-    }
-    (void)flags;
+    db->schema_addr = rec.schema_addr;
     if ((rc = cairn_store_get_node(ctx->store, &db->schema_addr, &sdata, &slen)) < 0) {
         cairn_error_copy(err, &ctx->store->err);
         goto done;
@@ -263,14 +394,21 @@ int cairn_db__open_commit(cairn_db **out, cairn_dbctx *ctx, const cairn_addr *co
     db->schema_stored = 1;
     for (int t = 0; t < CAIRN_T_COUNT_; t++) {
         cairn_btree_dispose(&db->trees[t]);
-        if ((rc = cairn_btree_open(&db->trees[t], ctx->cache, &roots[t], &opts)) < 0) {
-            cairn_btree_init(&db->trees[t], ctx->cache, &opts);
+        if ((rc = cairn_btree_open(&db->trees[t], ctx->cache, &rec.roots[t], &rec.opts)) < 0) {
+            cairn_btree_init(&db->trees[t], ctx->cache, &rec.opts);
             cairn_error_set(err, rc, ":store/corrupt", "index root cannot be read: %s", cairn_strerror(rc));
             goto done;
         }
     }
+    memcpy(db->base_roots, rec.roots, sizeof rec.roots);
+    db->has_base = 1;
+    db->tail_depth = rec.tail_depth;
+    db->tail_keys = rec.tail_keys;
+    db->tail_prev = rec.tail_prev;
+    if (rec.tail_depth && (rc = replay_tail(db, &rec, data, hint, err)) < 0)
+        goto done;
     db->commit = *commit;
-    db->config_addr = config_addr;
+    db->config_addr = rec.config_addr;
     db->has_commit = 1;
 done:
     cairn_free(data);
@@ -281,6 +419,11 @@ done:
     }
     *out = db;
     return 0;
+}
+
+int cairn_db__open_commit(cairn_db **out, cairn_dbctx *ctx, const cairn_addr *commit, cairn_error *err)
+{
+    return cairn_db__open_commit_hint(out, ctx, commit, NULL, err);
 }
 
 int cairn_db__commit_flags(cairn_dbctx *ctx, const cairn_addr *commit, int *keep_history, int *read_flex,

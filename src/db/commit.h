@@ -15,8 +15,13 @@
 int cairn_db__commit(cairn_db **out, const cairn_db *db, const cairn_addr *parents, size_t nparents,
                      cairn_store_batch *batch, cairn_error *err);
 
-/* Reads the commit record at commit and opens its trees and schema. */
+/* Reads the commit record at commit and opens its trees and schema,
+ * replaying its tail if it has one. */
 int cairn_db__open_commit(cairn_db **out, cairn_dbctx *ctx, const cairn_addr *commit, cairn_error *err);
+/* The same; when hint (may be NULL) is an earlier commit of the same tail,
+ * only the commits after it are read and replayed. */
+int cairn_db__open_commit_hint(cairn_db **out, cairn_dbctx *ctx, const cairn_addr *commit, const cairn_db *hint,
+                               cairn_error *err);
 
 /* The settings a commit was written with: keep-history and schema-on-read. */
 int cairn_db__commit_flags(cairn_dbctx *ctx, const cairn_addr *commit, int *keep_history, int *read_flex,

@@ -100,6 +100,12 @@ int cairn_db__with_view(cairn_db **out, const cairn_db *src, cairn_view view, in
     }
     db->view = view;
     db->view_tx = view_tx;
+    db->has_base = src->has_base;
+    memcpy(db->base_roots, src->base_roots, sizeof db->base_roots);
+    db->tail_depth = src->tail_depth;
+    db->tail_keys = src->tail_keys;
+    db->tail_prev = src->tail_prev;
+    db->pending = cairn_delta_retain(src->pending);
     *out = db;
     return 0;
 }
@@ -119,6 +125,7 @@ void cairn_db_release(cairn_db *db)
         cairn_btree_dispose(&db->trees[i]);
     cairn_schema_release(db->schema);
     cairn_free(db->parents);
+    cairn_delta_release(db->pending);
     cairn_dbctx_release(db->ctx);
     cairn_free(db);
 }

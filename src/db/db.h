@@ -49,7 +49,16 @@ typedef struct cairn_dbctx {
     char branch[CAIRN_HEAD_NAME_MAX + 1];  /* head name of the branch */
     int keep_history;            /* :keep-history? */
     int read_flex;               /* :schema-flexibility :read */
+    uint32_t tail_max_commits;   /* :tail-commits, longest tail a commit may end */
+    uint64_t tail_max_keys;      /* most key changes a tail may hold */
 } cairn_dbctx;
+
+/* The key changes of one transaction, shared by the values after it (tail.c). */
+typedef struct cairn_delta cairn_delta;
+
+/* Tails stay below these; then the writer stores the trees (tail.c). */
+#define CAIRN_TAIL_MAX_COMMITS 64
+#define CAIRN_TAIL_MAX_KEYS 65536
 
 struct cairn_db {
     _Atomic uint32_t refcnt;           /* references */
@@ -68,6 +77,12 @@ struct cairn_db {
     size_t parent_count;               /* number of parents */
     cairn_view view;                   /* what the value shows */
     int64_t view_tx;                   /* AS_OF / SINCE bound (a tx id) */
+    int has_base;                      /* base_roots name stored trees */
+    cairn_addr base_roots[CAIRN_T_COUNT_]; /* the stored trees these extend */
+    uint32_t tail_depth;               /* commits since base_roots: 0 = trees stored */
+    uint64_t tail_keys;                /* key changes in those commits */
+    cairn_addr tail_prev;              /* previous commit of the tail (depth > 1) */
+    cairn_delta *pending;              /* changes since the commit, newest first */
 };
 
 /* ---- construction ----------------------------------------------------- */
@@ -79,6 +94,20 @@ int cairn_db__with_view(cairn_db **out, const cairn_db *db, cairn_view view, int
 
 cairn_dbctx *cairn_dbctx_retain(cairn_dbctx *ctx);
 void cairn_dbctx_release(cairn_dbctx *ctx);
+
+/* ---- deltas (tail.c) ------------------------------------------------------ */
+
+/* A delta of len bytes (keys key changes) applied after prev (retained). */
+int cairn_delta_new(cairn_delta **out, cairn_delta *prev, const void *bytes, size_t len, uint64_t keys);
+cairn_delta *cairn_delta_retain(cairn_delta *d);
+void cairn_delta_release(cairn_delta *d);
+/* Appends the chain ending at pending, oldest first, as a commit's deltas;
+ * *keys_out is their key changes. */
+int cairn_delta_encode(cairn_buf *b, const cairn_delta *pending, uint64_t *keys_out);
+/* Applies one transaction's delta / a commit's deltas to db's trees (db must
+ * not be shared yet). */
+int cairn_db__apply_delta(cairn_db *db, const void *bytes, size_t len, cairn_error *err);
+int cairn_db__apply_tail(cairn_db *db, const void *bytes, size_t len, cairn_error *err);
 
 /* ---- datom access for the layers above ----------------------------------- */
 

@@ -14,7 +14,7 @@
  *
  * Nodes. put_many writes each new node to a temp file and fsyncs it,
  * renames it into its fan-out directory, then fsyncs each touched directory
- * once. The writes and the directory fsyncs each run on up to
+ * once (see "Skipped fsyncs" below). The writes and the directory fsyncs each run on up to
  * CAIRN_FILE_THREADS threads: concurrent fsyncs share journal commits, and
  * batched puts of 64 leaves went from 115-195 to 565-865 nodes/s on this
  * (shared, noisy) 2-core VM (bench/store_bench.c --threads 1 vs 4). A node found already
@@ -23,6 +23,16 @@
  * take away. Readers only ever open final names, so a half-written node is
  * never visible; anything in a node directory that is not 30 hex digits
  * (rsync and syncthing temp files, conflict copies) is ignored.
+ *
+ * Skipped fsyncs. A handle remembers which fan-out directories it has
+ * fsynced, and which it has seen made durable in nodes/ by an fsync of
+ * nodes/ after it opened them. A node already present in a directory this
+ * handle has fsynced since, with no rename into that directory still waiting
+ * for its fsync (a per-directory count, raised before each rename and lowered
+ * after the fsync that follows it), is durable: its name was there when the
+ * directory was fsynced. So a commit that stores one new node and names old
+ * ones (the config node) fsyncs one file and one directory, and nodes/ only
+ * when a fan-out directory is new to this handle.
  *
  * Heads: why slots. DESIGN.md asks for heads "replaced by atomic rename", but
  * rename cannot compare-and-set: two writers that both read v5 can both
@@ -79,6 +89,8 @@
 #define VERSION_PREFIX "cairn file store "
 #define NODE_FILE_MAX (((size_t)256 << 20) + 64)  /* larger node files are refused as corrupt */
 #define HEX_LEN (2 * CAIRN_ADDR_LEN)
+#define DIR_SYNCED 1   /* this handle fsynced nodes/<b>: the names it held then are durable */
+#define DIR_LINKED 2   /* this handle fsynced nodes/ after opening nodes/<b>: the directory is durable */
 
 /*
  * Head slot file (all integers big-endian):
@@ -123,6 +135,8 @@ struct file_store {
     uint64_t writer_id;         /* random; names this handle's temp files */
     _Atomic uint64_t tmp_count; /* next temp file number */
     _Atomic int failed;         /* fail-stop after an fsync error */
+    _Atomic uint32_t renaming[256]; /* renames into nodes/<b> awaiting that directory's fsync */
+    _Atomic uint8_t durable[256];   /* DIR_SYNCED | DIR_LINKED for nodes/<b> */
     pthread_mutex_t lock_mu;    /* guards lock_fd */
     int lock_fd;                /* held lock file, or -1 */
 };
@@ -396,8 +410,9 @@ static int file_put_many(cairn_store *s, size_t n, const cairn_addr *addrs, cons
 {
     struct file_store *fs = fs_of(s);
     cairn_vfs *v = fs->vfs;
-    int dirs[256], rc;
+    int dirs[256], rc, sync_nodes = 0;
     uint8_t touched[256] = { 0 };
+    uint32_t renames[256] = { 0 };
     struct put p;
     size_t njobs = 0, renamed = 0, ndirs = 0, failed;
     char dn[3], fn[HEX_LEN - 1];
@@ -421,9 +436,15 @@ static int file_put_many(cairn_store *s, size_t n, const cairn_addr *addrs, cons
             rc = io_error(&s->err, rc, "node directory", dn);
             goto done;
         }
-        touched[b] = 1;
-        if ((rc = v->stat(v, dirs[b], fn, NULL)) == 0)
+        if (!(atomic_load(&fs->durable[b]) & DIR_LINKED))
+            sync_nodes = 1;
+        if ((rc = v->stat(v, dirs[b], fn, NULL)) == 0) {
+            /* present: durable once its directory was fsynced after it got its name */
+            if (!(atomic_load(&fs->durable[b]) & DIR_SYNCED) || atomic_load(&fs->renaming[b]))
+                touched[b] = 1;
             continue;
+        }
+        touched[b] = 1;
         if (rc != -ENOENT) {
             rc = io_error(&s->err, rc, "node", fn);
             goto done;
@@ -442,8 +463,11 @@ static int file_put_many(cairn_store *s, size_t n, const cairn_addr *addrs, cons
     /* 2. renamed to their addresses */
     for (; renamed < njobs; renamed++) {
         struct node_job *j = &p.jobs[renamed];
+        uint8_t b = addrs[j->index].bytes[0];
         node_names(&addrs[j->index], dn, fn);
-        if ((rc = v->rename(v, fs->tmp, j->tmp, dirs[addrs[j->index].bytes[0]], fn)) < 0) {
+        atomic_fetch_add(&fs->renaming[b], 1);
+        renames[b]++;
+        if ((rc = v->rename(v, fs->tmp, j->tmp, dirs[b], fn)) < 0) {
             rc = io_error(&s->err, rc, "rename node", fn);
             goto done;
         }
@@ -454,10 +478,20 @@ static int file_put_many(cairn_store *s, size_t n, const cairn_addr *addrs, cons
     for (int b = 0; b < 256; b++)
         if (touched[b])
             p.dirs[ndirs++] = dirs[b];
-    if (n)
+    if (sync_nodes)
         p.dirs[ndirs++] = fs->nodes;
-    if ((rc = parallel_for(fs->threads, ndirs, fsync_dir_job, &p, &failed)) < 0)
+    if ((rc = parallel_for(fs->threads, ndirs, fsync_dir_job, &p, &failed)) < 0) {
+        /* renaming[] stays raised for these renames: the handle is failed */
         rc = fail_stop(fs, rc, "node directory");
+        goto done;
+    }
+    for (int b = 0; b < 256; b++) {
+        uint8_t mark = (uint8_t)((touched[b] ? DIR_SYNCED : 0) | (sync_nodes && dirs[b] >= 0 ? DIR_LINKED : 0));
+        if (mark)
+            atomic_fetch_or(&fs->durable[b], mark);
+        if (renames[b])
+            atomic_fetch_sub(&fs->renaming[b], renames[b]);
+    }
 done:
     for (size_t i = renamed; i < njobs; i++)
         if (p.jobs[i].written)

@@ -4,10 +4,12 @@
  * Each change becomes keys for the trees it touches: EAVT and AEVT always,
  * AVET when the attribute is indexed there, and for a retraction with
  * history on, the retracted assertion and the retraction itself in the
- * twins. Each tree then gets one batch apply through a transient (which sorts
- * the batch and rebuilds every touched leaf once) and the result is persisted
- * as an immutable in-memory value: db-after is readable at once, and its new
- * nodes reach the store only when the writer commits its group.
+ * twins. The keys are encoded as the transaction's delta (db/tail.c), which
+ * cairn_db__apply_delta applies: one batch per tree through a transient
+ * (which sorts the batch and rebuilds every touched leaf once), persisted as
+ * an immutable in-memory value. db-after is readable at once; it keeps the
+ * delta, and the writer's commit stores either the deltas of its group (a
+ * tail commit) or the new nodes.
  */
 #include "tx/apply.h"
 
@@ -16,77 +18,18 @@
 #include "base/alloc.h"
 #include "base/err.h"
 
+/* The changes to one tree, encoded as in a delta (db/tail.c). */
 struct keyset {
-    cairn_buf bytes;                 /* all key bytes */
-    size_t *offs;                    /* start of each key */
-    size_t *lens;                    /* length of each key */
-    uint8_t *ops;                    /* CAIRN_BTREE_INSERT / DELETE */
-    size_t count, cap;               /* keys */
+    cairn_buf bytes;                 /* op, key length, key; for each key */
+    size_t count;                    /* keys */
 };
 
 static int keyset_add(struct keyset *k, const cairn_buf *key, int op)
 {
-    if (k->count == k->cap) {
-        size_t cap = k->cap ? k->cap * 2 : 256;
-        size_t *o = cairn_realloc(k->offs, cairn_mul_size(cap, sizeof *o));
-        size_t *l;
-        uint8_t *p;
-        if (!o)
-            return CAIRN_ENOMEM;
-        k->offs = o;
-        if (!(l = cairn_realloc(k->lens, cairn_mul_size(cap, sizeof *l))))
-            return CAIRN_ENOMEM;
-        k->lens = l;
-        if (!(p = cairn_realloc(k->ops, cap)))
-            return CAIRN_ENOMEM;
-        k->ops = p;
-        k->cap = cap;
-    }
-    k->offs[k->count] = k->bytes.len;
-    k->lens[k->count] = key->len;
-    k->ops[k->count] = (uint8_t)op;
     k->count++;
+    cairn_buf_putc(&k->bytes, (char)op);
+    cairn_buf_put_varint(&k->bytes, key->len);
     return cairn_buf_put(&k->bytes, key->ptr, key->len);
-}
-
-static void keyset_dispose(struct keyset *k)
-{
-    cairn_buf_dispose(&k->bytes);
-    cairn_free(k->offs);
-    cairn_free(k->lens);
-    cairn_free(k->ops);
-}
-
-/* Applies a keyset to tree t (replacing it with the new value). */
-static int apply_keys(cairn_btree *t, const struct keyset *k, cairn_error *err)
-{
-    cairn_btree_transient *tt;
-    cairn_btree_change *ch;
-    int rc;
-    if (!k->count)
-        return 0;
-    if (!(ch = cairn_malloc(cairn_mul_size(k->count, sizeof *ch))))
-        return CAIRN_ENOMEM;
-    for (size_t i = 0; i < k->count; i++) {
-        ch[i].key = k->bytes.ptr + k->offs[i];
-        ch[i].len = k->lens[i];
-        ch[i].op = k->ops[i];
-    }
-    rc = cairn_btree_transient_new(&tt, t);
-    if (rc == 0) {
-        rc = cairn_btree_transient_apply(tt, ch, k->count, 0, NULL);
-        if (rc == 0) {
-            cairn_btree_dispose(t);
-            cairn_btree_transient_persist(t, tt);
-        }
-        cairn_btree_transient_free(tt);
-    }
-    cairn_free(ch);
-    if (rc == CAIRN_ELIMIT)
-        cairn_error_set(err, CAIRN_ELIMIT, ":transact/max-length",
-                        "a datom is too large for the index (values are limited to about %zu bytes)",
-                        cairn_btree_key_max(t) - 32);
-    return rc;
 }
 
 int cairn_db__apply(cairn_db **out, const cairn_db *before, const cairn_tx_out *tx, cairn_error *err)
@@ -94,6 +37,7 @@ int cairn_db__apply(cairn_db **out, const cairn_db *before, const cairn_tx_out *
     struct keyset ks[CAIRN_T_COUNT_];
     cairn_buf key = CAIRN_BUF_INIT;
     cairn_db *db = NULL;
+    uint64_t nkeys = 0;
     int rc = 0;
     memset(ks, 0, sizeof ks);
     for (size_t i = 0; i < tx->change_count && rc == 0; i++) {
@@ -120,12 +64,25 @@ int cairn_db__apply(cairn_db **out, const cairn_db *before, const cairn_tx_out *
             }
         }
     }
-    if (rc == 0 && (rc = cairn_db__with_view(&db, before, CAIRN_VIEW_CURRENT, 0)) == 0) {
-        for (int t = 0; t < CAIRN_T_COUNT_ && rc == 0; t++)
-            rc = apply_keys(&db->trees[t], &ks[t], err);
+    /* the delta, applied by the code that replays stored tails */
+    cairn_buf_clear(&key);
+    for (int t = 0; t < CAIRN_T_COUNT_; t++) {
+        cairn_buf_put_varint(&key, ks[t].count);
+        cairn_buf_put(&key, ks[t].bytes.ptr, ks[t].bytes.len);
+        nkeys += ks[t].count;
+    }
+    if (rc == 0 && key.oom)
+        rc = CAIRN_ENOMEM;
+    if (rc == 0 && (rc = cairn_db__with_view(&db, before, CAIRN_VIEW_CURRENT, 0)) == 0 &&
+        (rc = cairn_db__apply_delta(db, key.ptr, key.len, err)) == 0 && nkeys) {
+        cairn_delta *d;
+        if ((rc = cairn_delta_new(&d, before->pending, key.ptr, key.len, nkeys)) == 0) {
+            cairn_delta_release(db->pending);
+            db->pending = d;
+        }
     }
     for (int t = 0; t < CAIRN_T_COUNT_; t++)
-        keyset_dispose(&ks[t]);
+        cairn_buf_dispose(&ks[t].bytes);
     cairn_buf_dispose(&key);
     if (rc < 0) {
         cairn_db_release(db);
