@@ -3,21 +3,33 @@
  * build.c, check.c), the node codec (codec.c) and the node cache (cache.c).
  * Only src/index includes this header; everything else uses btree.h.
  *
- * A node is one allocation: this header, then n + 1 key offsets, then n
- * search heads, then (for a branch) n child slots, then the key bytes back to
- * back. Keys are stored whole, not prefix-compressed: a decoded node is
- * searched many times and decoded once, so the codec pays for compression
- * and lookups pay nothing. A key pointer handed out by an iterator points
- * into this block.
+ * A node is one allocation: this header, then the group heads (tops), then
+ * the n search heads starting on a 64-byte line, then for a branch n child
+ * slots, then n + 1 key offsets, then the key bytes back to back. Keys are
+ * stored whole, not prefix-compressed: a decoded node is searched many times
+ * and decoded once, so the codec pays for compression and lookups pay
+ * nothing. A key pointer handed out by an iterator points into this block.
  *
  * Search heads ("poor man's normalized keys", Graefe): all keys of a node
  * share the prefix of its first and last key, plen bytes long; head i is the
  * 8 bytes of key i after that prefix, zero-padded, as a big-endian integer.
- * Heads are ordered like the keys, so a binary search runs over 8-byte
- * integers packed 8 to a cache line and compares whole keys only among equal
- * heads. On datom keys, where a leaf's keys share their entity id, heads
- * (with the prefetching search in node.c and CLOCK in cache.c) took cached
- * lookups at 10^6 keys from 7.5 us to 1 to 2 us (btree.c).
+ * Heads are ordered like the keys, so a search runs over 8-byte integers and
+ * compares whole keys only among equal heads. On datom keys, where a leaf's
+ * keys share their entity id, heads (with the prefetching search in node.c
+ * and CLOCK in cache.c) took cached lookups at 10^6 keys from 7.5 us to 1 to
+ * 2 us (btree.c).
+ *
+ * The search is laid out for the memory, not the instructions: at 10^7 keys
+ * nearly every line a lookup touches is a cache miss (btree.c), and what
+ * counts is how many misses wait on one another. Heads come in groups of 8,
+ * one 64-byte line each; the group heads (head 0, 8, 16, ...: 24 for a full
+ * 8 KiB leaf) follow the header. A search reads those, then one line of
+ * heads, while the lines of child slots and key offsets that line leads to
+ * are fetched beside it; the keys of a run of equal heads (the datoms of one
+ * entity in an EAVT leaf) are fetched together before they are compared.
+ * The first 16 bytes of the shared prefix are copied into the header, so
+ * checking a key against it reads no key bytes. The binary search over all
+ * the heads that this replaced waited for one line after another.
  *
  * Two kinds of node share the struct:
  *
@@ -64,27 +76,32 @@ typedef struct cairn_kid {
     cairn_node *node;   /* in-memory child (a reference), or NULL: load addr */
 } cairn_kid;
 
+#define CAIRN_NODE_GROUP 8        /* heads per group: one 64-byte line */
+#define CAIRN_NODE_PFX_INLINE 16  /* prefix bytes copied into the header */
+
 struct cairn_node {
-    /* read by every search: kept together at the front */
-    cairn_addr addr;          /* the encoding's address, when clean */
+    /* read by every search: kept together in the first 64 bytes */
     uint32_t n;               /* keys (leaf) or children (branch), >= 1 */
     uint32_t plen;            /* bytes every key of the node starts with */
-    uint64_t *heads;          /* n search heads, see cairn_node_finish */
-    uint32_t *offs;           /* n + 1 offsets: key i is keys[offs[i] .. offs[i + 1]) */
-    uint8_t *keys;            /* key bytes */
-    cairn_kid *kids;          /* branch: n children; leaf: NULL */
-    _Atomic uint32_t refs;    /* references, see the file comment */
     uint8_t level;            /* 0 = leaf, else height above the leaves */
     uint8_t clean;            /* 1: addr holds; no kid has node set */
     uint8_t in_cache;         /* held by a cache shard (shard lock) */
     uint8_t referenced;       /* CLOCK bit: used since the hand last passed (shard lock) */
+    uint64_t *heads;          /* n search heads on 64-byte lines, see cairn_node_finish */
+    uint32_t *offs;           /* n + 1 offsets: key i is keys[offs[i] .. offs[i + 1]) */
+    uint8_t *keys;            /* key bytes */
+    cairn_kid *kids;          /* branch: n children; leaf: NULL */
+    uint8_t pfx[CAIRN_NODE_PFX_INLINE]; /* the prefix's first min(plen, 16) bytes */
     /* the rest */
+    cairn_addr addr;          /* the encoding's address, when clean */
+    _Atomic uint32_t refs;    /* references, see the file comment */
     _Atomic uint8_t verified; /* cairn_btree_check found addr right (see below) */
     size_t key_bytes;         /* bytes in keys */
     size_t mem_len;           /* bytes of this allocation, for the cache */
     uint64_t total;           /* keys in this subtree (leaf: n) */
     cairn_node *clock_prev;   /* cache CLOCK ring: previous node (shard lock) */
     cairn_node *clock_next;   /* cache CLOCK ring: next node (shard lock) */
+    uint64_t tops[];          /* ceil(n / 8) group heads: tops[g] = heads[8 g] */
 };
 
 /* ---- fill accounting ------------------------------------------------------ */
@@ -129,8 +146,8 @@ static inline int cairn_key_cmp(const void *a, size_t alen, const void *b, size_
 }
 
 /*
- * Fills plen and heads once offs and keys are final; every function that
- * builds a node calls it.
+ * Fills plen, pfx, heads and tops once offs and keys are final; every
+ * function that builds a node calls it.
  */
 void cairn_node_finish(cairn_node *n);
 
