@@ -100,7 +100,8 @@ struct cairn_node {
     size_t mem_len;           /* bytes of this allocation, for the cache */
     uint64_t total;           /* keys in this subtree (leaf: n) */
     cairn_node *clock_prev;   /* cache CLOCK ring: previous node (shard lock) */
-    cairn_node *clock_next;   /* cache CLOCK ring: next node (shard lock) */
+    cairn_node *clock_next;   /* cache CLOCK ring: next node (shard lock); epoch.c's list */
+    uint64_t retired;         /* epoch.c: the epoch it was retired in */
     uint64_t tops[];          /* ceil(n / 8) group heads: tops[g] = heads[8 g] */
 };
 
