@@ -32,6 +32,7 @@
 
 #include "base/alloc.h"
 #include "index/cache.h"
+#include "index/epoch.h"
 
 /* Bytes up to the next multiple of 64. */
 static size_t line_up(size_t x)
@@ -46,9 +47,10 @@ cairn_node *cairn_node_alloc(unsigned level, uint32_t n, size_t key_bytes)
     /* heads start on a line wherever malloc puts the block: 63 bytes of
      * slack, so that mem_len depends on the shape alone */
     size_t heads_len = line_up((size_t)n * sizeof(uint64_t));
+    size_t swz_len = level ? line_up((size_t)n * sizeof(cairn_node *)) : 0;
     size_t kids_len = level ? (size_t)n * sizeof(cairn_kid) : 0;
     size_t offs_len = ((size_t)n + 1) * sizeof(uint32_t);
-    size_t len = tops_end + 63 + heads_len + kids_len + offs_len + key_bytes;
+    size_t len = tops_end + 63 + heads_len + swz_len + kids_len + offs_len + key_bytes;
     cairn_node *node;
     char *at;
     assert(n >= 1 && level <= CAIRN_NODE_LEVEL_MAX);
@@ -67,6 +69,12 @@ cairn_node *cairn_node_alloc(unsigned level, uint32_t n, size_t key_bytes)
     at += (64 - (uintptr_t)at % 64) % 64;
     node->heads = (uint64_t *)at;
     at += heads_len;
+    if (level) {
+        node->swz = (_Atomic(cairn_node *) *)at;
+        for (uint32_t i = 0; i < n; i++)
+            atomic_init(&node->swz[i], NULL);
+    }
+    at += swz_len;
     node->kids = level ? (cairn_kid *)at : NULL;
     at += kids_len;
     node->offs = (uint32_t *)at;
@@ -83,7 +91,12 @@ void cairn_node_unref(cairn_node *n)
     if (n->level && !n->clean)
         for (uint32_t i = 0; i < n->n; i++)
             cairn_node_unref(n->kids[i].node);
-    cairn_free(n);
+    if (n->level)
+        cairn_nodecache__unswizzle_all(n);
+    if (atomic_load_explicit(&n->swizzled, memory_order_relaxed))
+        cairn_epoch_retire(n);  /* a reader may still be in it */
+    else
+        cairn_free(n);
 }
 
 /* The head of key[from..len): 8 bytes, zero-padded, big-endian. */
@@ -141,8 +154,8 @@ static void head_range(const cairn_node *n, uint64_t h, uint32_t *lo_out, uint32
     }
     len = (uint32_t)(base - n->tops) + (*base < h);
     at = len ? (len - 1) * CAIRN_NODE_GROUP : 0;
-    if (n->kids)
-        __builtin_prefetch(n->kids + at);
+    if (n->swz)
+        __builtin_prefetch(n->swz + at);
     __builtin_prefetch(n->offs + at);
     if (len > 0) {
         /* heads[at] < h, and the next group's first head is >= h */
@@ -160,8 +173,8 @@ static void head_range(const cairn_node *n, uint64_t h, uint32_t *lo_out, uint32
             /* the run may go on in the next group */
             __builtin_prefetch(n->heads + next);
             __builtin_prefetch(n->offs + next);
-            if (n->kids)
-                __builtin_prefetch(n->kids + next);
+            if (n->swz)
+                __builtin_prefetch(n->swz + next);
         }
         do
             hi++;
@@ -246,12 +259,27 @@ uint32_t cairn_node_upper_bound(const cairn_node *n, const void *key, size_t len
 int cairn_node_child(cairn_node **out, cairn_nodecache *cache, const cairn_node *n, uint32_t i)
 {
     const cairn_kid *k = &n->kids[i];
+    cairn_node *c = NULL;
+    int rc;
     assert(n->level > 0 && i < n->n);
     if (k->node) {
         *out = cairn_node_ref(k->node);
         return 0;
     }
-    return cairn_nodecache_get(out, cache, &k->addr);
+    if (n->clean && cairn_epoch_enter()) {
+        if ((c = cairn_node_swizzled(n, i)) != NULL && !cairn_node_try_ref(c))
+            c = NULL;  /* evicted and unreferenced since: ask the cache */
+        cairn_epoch_exit();
+        if (c) {
+            *out = c;
+            return 0;
+        }
+    }
+    /* the swizzled slots are the cache's fields of n, writable under its
+     * rules even in a node nothing else may change (see node.h) */
+    if ((rc = cairn_nodecache_get(out, cache, &k->addr)) == 0 && n->clean)
+        cairn_nodecache__swizzle(cache, (cairn_node *)n, i, *out);
+    return rc;
 }
 
 void cairn_node_limits_init(cairn_node_limits *out, size_t node_bytes, unsigned fill_pct)

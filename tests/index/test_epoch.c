@@ -93,15 +93,22 @@ static void holder_dispose(holder *h)
     pthread_cond_destroy(&h->cond);
 }
 
+/* Starts hold_section in *th, waits for its section to open, and retires a
+ * node while it is open. */
+static void hold_and_retire(holder *h, pthread_t *th)
+{
+    holder_init(h);
+    CHECK_EQ(pthread_create(th, NULL, hold_section, h), 0);
+    wait_for(h, &h->entered);
+    cairn_epoch_retire(spare_node());
+}
+
 void test_index_epoch__concurrent_section_in_another_thread_holds_frees_back(void)
 {
     holder h;
     pthread_t th;
     int64_t live = cairn__alloc_live();
-    holder_init(&h);
-    CHECK_EQ(pthread_create(&th, NULL, hold_section, &h), 0);
-    wait_for(&h, &h.entered);
-    cairn_epoch_retire(spare_node());
+    hold_and_retire(&h, &th);
     CHECK_EQ(cairn_epoch__waiting(), 1);
     CHECK_EQ(cairn__alloc_live(), live + 1);
     raise_flag(&h, &h.release);
@@ -118,10 +125,7 @@ void test_index_epoch__concurrent_barrier_waits_for_sections_open_in_other_threa
     holder h;
     pthread_t th;
     int64_t live = cairn__alloc_live();
-    holder_init(&h);
-    CHECK_EQ(pthread_create(&th, NULL, hold_section, &h), 0);
-    wait_for(&h, &h.entered);
-    cairn_epoch_retire(spare_node());
+    hold_and_retire(&h, &th);
     raise_flag(&h, &h.release);
     cairn_epoch_barrier();
     /* returned only once the section had begun to close, and freed the node */
