@@ -43,7 +43,7 @@ static size_t line_up(size_t x)
 cairn_node *cairn_node_alloc(unsigned level, uint32_t n, size_t key_bytes)
 {
     size_t groups = ((size_t)n + CAIRN_NODE_GROUP - 1) / CAIRN_NODE_GROUP;
-    size_t tops_end = sizeof(cairn_node) + groups * sizeof(uint64_t);
+    size_t tops_end = sizeof(cairn_node) + groups * sizeof(uint64_t) + (groups + 1) * sizeof(uint32_t);
     /* heads start on a line wherever malloc puts the block: 63 bytes of
      * slack, so that mem_len depends on the shape alone */
     size_t heads_len = line_up((size_t)n * sizeof(uint64_t));
@@ -65,6 +65,7 @@ cairn_node *cairn_node_alloc(unsigned level, uint32_t n, size_t key_bytes)
     node->n = n;
     node->key_bytes = key_bytes;
     node->mem_len = len;
+    node->gofs = (uint32_t *)(node->tops + groups);
     at = (char *)node + tops_end;
     at += (64 - (uintptr_t)at % 64) % 64;
     node->heads = (uint64_t *)at;
@@ -111,6 +112,7 @@ static uint64_t head_of(const uint8_t *key, size_t from, size_t len)
 void cairn_node_finish(cairn_node *n)
 {
     size_t flen, llen, p = 0;
+    uint32_t g;
     const uint8_t *first = cairn_node_key(n, 0, &flen), *last = cairn_node_key(n, n->n - 1, &llen);
     while (p < flen && p < llen && first[p] == last[p])
         p++;
@@ -119,8 +121,11 @@ void cairn_node_finish(cairn_node *n)
     memcpy(n->pfx, first, p < sizeof n->pfx ? p : sizeof n->pfx);
     for (uint32_t i = 0; i < n->n; i++)
         n->heads[i] = head_of(n->keys + n->offs[i], p, n->offs[i + 1] - n->offs[i]);
-    for (uint32_t g = 0; g * CAIRN_NODE_GROUP < n->n; g++)
+    for (g = 0; g * CAIRN_NODE_GROUP < n->n; g++) {
         n->tops[g] = n->heads[g * CAIRN_NODE_GROUP];
+        n->gofs[g] = n->offs[g * CAIRN_NODE_GROUP];
+    }
+    n->gofs[g] = n->offs[n->n];
 }
 
 /* Compares key[0..m) with the node's prefix (m <= plen). */
@@ -157,6 +162,14 @@ static void head_range(const cairn_node *n, uint64_t h, uint32_t *lo_out, uint32
     if (n->swz)
         __builtin_prefetch(n->swz + at);
     __builtin_prefetch(n->offs + at);
+    if (!n->level) {
+        /* a leaf search ends comparing keys of this group or the next */
+        uint32_t g = at / CAIRN_NODE_GROUP, groups = (n->n + CAIRN_NODE_GROUP - 1) / CAIRN_NODE_GROUP;
+        const char *p = (const char *)n->keys + n->gofs[g];
+        const char *end = (const char *)n->keys + n->gofs[CAIRN_MIN(g + 2, groups)];
+        for (; p < end; p += 64)
+            __builtin_prefetch(p);
+    }
     if (len > 0) {
         /* heads[at] < h, and the next group's first head is >= h */
         const uint64_t *line = n->heads + at;

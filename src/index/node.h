@@ -3,8 +3,9 @@
  * build.c, check.c), the node codec (codec.c) and the node cache (cache.c).
  * Only src/index includes this header; everything else uses btree.h.
  *
- * A node is one allocation: this header, then the group heads (tops), then
- * the n search heads starting on a 64-byte line, then for a branch n
+ * A node is one allocation: this header, then the group heads (tops) and
+ * group key offsets (gofs), then the n search heads starting on a 64-byte
+ * line, then for a branch n
  * swizzled child pointers and n child slots, then n + 1 key offsets, then
  * the key bytes back to back. Keys are stored whole, not prefix-compressed:
  * a decoded node is searched many times and decoded once, so the codec pays
@@ -28,11 +29,14 @@
  * node's pointer is known (cairn_node_prefetch) fetch the header and all
  * that the first step reads; the second step reads one line of heads, and
  * the lines of swizzled pointers and key offsets it leads to are fetched
- * beside it; the keys of a run of equal heads (the datoms of one entity in
- * an EAVT leaf) are fetched together before they are compared. The first 16
- * bytes of the shared prefix are copied into the header, so checking a key
- * against it reads no key bytes. The binary search over all the heads that
- * this replaced waited for one line after another.
+ * beside it. In a leaf, where a lookup always ends comparing whole keys,
+ * the first step also gives where the keys of its group start (gofs), and
+ * those key bytes are fetched with the heads line too, instead of after the
+ * offsets; so are the keys of a run of equal heads (the datoms of one entity
+ * in an EAVT leaf) before they are compared. The first 16 bytes of the
+ * shared prefix are copied into the header, so checking a key against it
+ * reads no key bytes. The binary search over all the heads that this
+ * replaced waited for one line after another.
  *
  * Two kinds of node share the struct:
  *
@@ -105,6 +109,7 @@ struct cairn_node {
     uint8_t pfx[CAIRN_NODE_PFX_INLINE]; /* the prefix's first min(plen, 16) bytes */
     /* the rest */
     cairn_kid *kids;          /* branch: n children; leaf: NULL */
+    uint32_t *gofs;           /* after tops: offs[8 g] for each group g, then key_bytes */
     cairn_addr addr;          /* the encoding's address, when clean */
     _Atomic uint32_t refs;    /* references, see the file comment */
     _Atomic uint8_t verified; /* cairn_btree_check found addr right (see below) */
@@ -178,14 +183,15 @@ uint32_t cairn_node_upper_bound(const cairn_node *n, const void *key, size_t len
 
 /*
  * Asks the memory for the lines a search of the node at p reads first: its
- * header and up to 24 group heads (a full 8 KiB leaf), so that they arrive
+ * header and the group heads and key offsets of up to 24 groups (a full
+ * 8 KiB leaf), so that they arrive
  * together. Reads nothing, so it may be given a node pointer as soon as the
  * pointer is loaded. (Fetching the node's first 2 KiB, all its heads, did
  * not measure faster.)
  */
 static inline void cairn_node_prefetch(const void *p)
 {
-    const char *at = p, *end = at + sizeof(cairn_node) + 24 * sizeof(uint64_t);
+    const char *at = p, *end = at + sizeof(cairn_node) + 24 * (sizeof(uint64_t) + sizeof(uint32_t));
     for (; at < end; at += 64)
         __builtin_prefetch(at);
     __builtin_prefetch(end - 1);
