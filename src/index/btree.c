@@ -13,8 +13,11 @@
  * counts O(depth * log fanout).
  *
  * Nodes are reached through the cache by address unless a dirty parent holds
- * them in memory (node.h). The root is held by the tree value, so an open tree
- * reads only its root, and a lookup only its path.
+ * them in memory (node.h), or the cache has swizzled them into their clean
+ * parent (cache.c): lookups and counts then descend by pointer inside an
+ * epoch section, taking no reference and no lock (step_down). The root is
+ * held by the tree value, so an open tree reads only its root, and a lookup
+ * only its path.
  *
  * NODE SIZE. node_bytes bounds a node's decoded weight (key bytes + 4 per
  * key, + 36 per branch entry); the index's encoding is about half that
@@ -66,6 +69,7 @@
 #include "index/btree.h"
 
 #include "base/alloc.h"
+#include "index/epoch.h"
 #include "index/node.h"
 
 const cairn_addr CAIRN_BTREE_EMPTY_ROOT = { { 0 } };
@@ -155,23 +159,39 @@ size_t cairn_btree_key_max(const cairn_btree *t)
     return t->node_bytes / 4 - CAIRN_NODE_BRANCH_OVERHEAD;
 }
 
+/*
+ * One step of a descent inside an epoch section (fast: it is open): *n
+ * becomes its child i, swizzled (borrowed) or read through the cache (a new
+ * reference, which replaces the one in *held).
+ */
+static int step_down(cairn_node **n, cairn_node **held, const cairn_btree *t, uint32_t i, int fast)
+{
+    cairn_node *c = fast ? cairn_node_swizzled(*n, i) : NULL;
+    int rc;
+    if (!c) {
+        if ((rc = cairn_node_child(&c, t->cache, *n, i)) < 0)
+            return rc;
+        cairn_node_unref(*held);
+        *held = c;
+    }
+    *n = c;
+    return 0;
+}
+
 int cairn_btree_contains(const cairn_btree *t, const void *key, size_t len)
 {
-    cairn_node *n = t->root, *child;
-    int rc = 0;
+    cairn_node *n = t->root, *held = NULL;
+    int rc = 0, fast;
     uint32_t i;
     if (!n)
         return 0;
-    cairn_node_ref(n);
+    fast = cairn_epoch_enter();
     while (n->level) {
         i = cairn_node_upper_bound(n, key, len);
         if (i == 0)
             goto done;  /* before the tree's first key */
-        rc = cairn_node_child(&child, t->cache, n, i - 1);
-        cairn_node_unref(n);
-        if (rc < 0)
-            return rc;
-        n = child;
+        if ((rc = step_down(&n, &held, t, i - 1, fast)) < 0)
+            goto done;
     }
     i = cairn_node_lower_bound(n, key, len);
     if (i < n->n) {
@@ -180,7 +200,9 @@ int cairn_btree_contains(const cairn_btree *t, const void *key, size_t len)
         rc = cairn_key_cmp(k, klen, key, len) == 0;
     }
 done:
-    cairn_node_unref(n);
+    cairn_node_unref(held);
+    if (fast)
+        cairn_epoch_exit();
     return rc;
 }
 
@@ -289,31 +311,30 @@ static pos_pred pred_one(cut c)
 /* Keys of t before the position. */
 static int rank(uint64_t *out, const cairn_btree *t, const pos_pred *p)
 {
-    cairn_node *n = t->root, *child;
+    cairn_node *n = t->root, *held = NULL;
     uint64_t sum = 0;
-    int rc = 0;
+    int rc = 0, fast;
     if (!n) {
         *out = 0;
         return 0;
     }
-    cairn_node_ref(n);
+    fast = cairn_epoch_enter();
     while (n->level) {
         uint32_t c = partition(n, p);
         if (c == 0)
             goto done;
         for (uint32_t i = 0; i + 1 < c; i++)
             sum += n->kids[i].count;
-        rc = cairn_node_child(&child, t->cache, n, c - 1);
-        cairn_node_unref(n);
-        if (rc < 0)
-            return rc;
-        n = child;
+        if ((rc = step_down(&n, &held, t, c - 1, fast)) < 0)
+            goto done;
     }
     sum += partition(n, p);
 done:
-    cairn_node_unref(n);
+    cairn_node_unref(held);
+    if (fast)
+        cairn_epoch_exit();
     *out = sum;
-    return 0;
+    return rc;
 }
 
 int cairn_btree_count_range(uint64_t *out, const cairn_btree *t, const cairn_btree_range *r)

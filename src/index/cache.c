@@ -25,15 +25,52 @@
  * Evicted nodes are unreferenced after the shard lock is released, so a free
  * never runs under the lock.
  *
- * Rejected: a lock-free table (complexity for no measured need); memoising
- * child pointers inside branch nodes (a root would then pin the whole tree
- * and the byte bound would mean nothing).
+ * SWIZZLED POINTERS. The table and its locks are the slow path. A lookup at
+ * 10^7 keys read three cached nodes below the root, and finding each in the
+ * table cost a lock, a hash probe (a cache miss of its own) and reference
+ * count updates: about a quarter of a cached lookup. So once a branch has
+ * found a child here, the child's pointer is stored in the branch's slot for
+ * it (node.h: cairn_node_swizzled), and later descents follow it with no
+ * lock and no count, inside an epoch section (epoch.h). The rules:
+ *
+ *  - A slot points only at a cached child: set under the child's shard lock
+ *    while the child is in the cache, cleared under the same lock when the
+ *    child leaves it (shard_remove). So a swizzled pointer is not a
+ *    reference and pins nothing: every node a swizzled pointer reaches is
+ *    counted in the byte bound, and eviction works as before.
+ *  - The lock that guards slot i of a parent is the shard lock of the
+ *    child's address (kids[i].addr), in the parent's swz_cache. It guards
+ *    both ends of the link: the slot and the child's swz_parent / swz_slot.
+ *    A child has one such back link, so it is swizzled into one parent at a
+ *    time: another parent holding the same subtree (an older or newer
+ *    version of the tree) takes the link over when it descends there.
+ *  - A parent whose references are all gone (cairn_node_unref) clears its
+ *    slots, each under its lock, after marking itself dying so that no
+ *    reader inside it swizzles anything in again (swizzle checks dying
+ *    under the lock after counting the link in swz_links, and the dying
+ *    parent reads swz_links after marking itself, so one of them sees the
+ *    other). A parent with no links skips that, which also means nodes that
+ *    outlive a freed cache never touch it: freeing drains every cached
+ *    child, and with it every link.
+ *  - A node ever swizzled may be in use by readers that hold no reference,
+ *    so its memory goes back through cairn_epoch_retire when its last
+ *    reference goes: freed when every section that could have loaded the
+ *    pointer before it was cleared has ended.
+ *  - Readers set the CLOCK bit of nodes they reach by pointer (a relaxed
+ *    store, only when clear), so the hand still sees which nodes are used.
+ *
+ * Rejected: a lock-free table (complexity for no measured need; swizzling
+ * removes the table from the hot path instead); swizzled pointers that hold
+ * references (a root would then pin the whole tree and the byte bound would
+ * mean nothing); readers taking a reference per level from the swizzled
+ * pointer (atomic writes to the shared upper nodes by every reader thread).
  */
 #include "index/cache.h"
 
 #include <pthread.h>
 
 #include "base/alloc.h"
+#include "index/epoch.h"
 #include "index/node.h"
 
 #define SHARDS_MAX 16
@@ -170,11 +207,23 @@ static void ring_remove(struct shard *s, cairn_node *n)
     n->clock_prev = n->clock_next = NULL;
 }
 
+/* Clears the swizzled pointer to child, if any (its shard lock held). */
+static void unswizzle(cairn_node *child)
+{
+    cairn_node *p = child->swz_parent;
+    if (!p)
+        return;
+    atomic_store(&p->swz[child->swz_slot], NULL);
+    atomic_fetch_sub(&p->swz_links, 1);
+    child->swz_parent = NULL;
+}
+
 /* Removes n from the shard; the caller drops the cache's reference later. */
 static void shard_remove(struct shard *s, cairn_node *n)
 {
     struct slot *e = table_find(s, &n->addr, addr_hash(&n->addr));
     assert(e && e->node == n);
+    unswizzle(n);
     e->hash = SLOT_TOMB;
     e->node = NULL;
     s->count--;
@@ -200,14 +249,15 @@ static cairn_node *shard_insert(struct shard *s, cairn_node *n, cairn_node **evi
         return NULL;
     cairn_node_ref(n);
     n->in_cache = 1;
-    n->referenced = 0;
+    atomic_store_explicit(&n->referenced, 0, memory_order_relaxed);
     ring_add(s, n);
     s->bytes += n->mem_len;
     s->inserts++;
     while (s->bytes > s->max_bytes && s->hand != n) {
         cairn_node *victim = s->hand;
-        if (victim->referenced) {
-            victim->referenced = 0;  /* a second chance */
+        if (atomic_load_explicit(&victim->referenced, memory_order_relaxed)) {
+            /* a second chance */
+            atomic_store_explicit(&victim->referenced, 0, memory_order_relaxed);
             s->hand = victim->clock_next;
             continue;
         }
@@ -270,7 +320,7 @@ int cairn_nodecache_get(cairn_node **out, cairn_nodecache *c, const cairn_addr *
     pthread_mutex_lock(&s->lock);
     if ((e = table_find(s, addr, addr_hash(addr))) != NULL) {
         n = e->node;
-        n->referenced = 1;
+        atomic_store_explicit(&n->referenced, 1, memory_order_relaxed);
         cairn_node_ref(n);
         s->hits++;
     } else {
@@ -294,7 +344,7 @@ int cairn_nodecache_get(cairn_node **out, cairn_nodecache *c, const cairn_addr *
     have = shard_insert(s, n, &evicted);
     if (have && have != n) {
         cairn_node_ref(have);
-        have->referenced = 1;
+        atomic_store_explicit(&have->referenced, 1, memory_order_relaxed);
     }
     pthread_mutex_unlock(&s->lock);
     unref_list(evicted);
@@ -315,6 +365,54 @@ void cairn_nodecache_put(cairn_nodecache *c, cairn_node *n)
     shard_insert(s, n, &evicted);
     pthread_mutex_unlock(&s->lock);
     unref_list(evicted);
+}
+
+/* ---- swizzled pointers ------------------------------------------------------------ */
+
+void cairn_nodecache__swizzle(cairn_nodecache *c, cairn_node *parent, uint32_t i, cairn_node *child)
+{
+    struct shard *s = shard_of(c, &child->addr);
+    cairn_nodecache *owner = NULL;
+    assert(parent->clean && cairn_addr_equal(&parent->kids[i].addr, &child->addr));
+    if (c->max_bytes == 0 || atomic_load_explicit(&parent->swz[i], memory_order_relaxed))
+        return;  /* a cache of nothing (cold reads), or done already */
+    /* a parent's slots are guarded by the locks of one cache: the first
+     * that links into it (a tree reads through one cache) */
+    if (!atomic_compare_exchange_strong(&parent->swz_cache, &owner, c) && owner != c)
+        return;
+    pthread_mutex_lock(&s->lock);
+    if (child->in_cache && !atomic_load(&parent->swz[i])) {
+        atomic_fetch_add(&parent->swz_links, 1);
+        if (atomic_load(&parent->dying)) {
+            atomic_fetch_sub(&parent->swz_links, 1);
+        } else {
+            unswizzle(child);  /* from another parent that shares it */
+            child->swz_parent = parent;
+            child->swz_slot = i;
+            atomic_store_explicit(&child->swizzled, 1, memory_order_relaxed);
+            atomic_store(&parent->swz[i], child);
+        }
+    }
+    pthread_mutex_unlock(&s->lock);
+}
+
+void cairn_nodecache__unswizzle_all(cairn_node *n)
+{
+    cairn_nodecache *c;
+    atomic_store(&n->dying, 1);
+    if (atomic_load(&n->swz_links) == 0)
+        return;
+    c = atomic_load(&n->swz_cache);
+    for (uint32_t i = 0; i < n->n; i++) {
+        struct shard *s = shard_of(c, &n->kids[i].addr);
+        cairn_node *child;
+        pthread_mutex_lock(&s->lock);
+        if ((child = atomic_load_explicit(&n->swz[i], memory_order_relaxed)) != NULL) {
+            assert(child->swz_parent == n && child->swz_slot == i);
+            unswizzle(child);
+        }
+        pthread_mutex_unlock(&s->lock);
+    }
 }
 
 /* Empties one shard; returns its nodes as a list linked by clock_next. */
@@ -342,6 +440,7 @@ void cairn_nodecache_free(cairn_nodecache *c)
     if (!c)
         return;
     cairn_nodecache_clear(c);
+    cairn_epoch_barrier();  /* nodes it evicted must not outlive it unfreed */
     for (unsigned i = 0; i <= c->mask; i++) {
         cairn_free(c->shards[i].slots);
         pthread_mutex_destroy(&c->shards[i].lock);

@@ -19,7 +19,8 @@ typedef struct cairn_nodecache cairn_nodecache;
 typedef struct cairn_node cairn_node;
 
 typedef struct cairn_nodecache_stats {
-    uint64_t hits;        /* gets answered from memory */
+    uint64_t hits;        /* gets answered from memory (a descent that follows a
+                             swizzled pointer does not ask, and is not counted) */
     uint64_t misses;      /* gets that read the store */
     uint64_t evictions;   /* nodes dropped to stay under the byte bound */
     uint64_t inserts;     /* nodes added (loads and commits) */
@@ -35,7 +36,9 @@ typedef struct cairn_nodecache_stats {
  */
 int cairn_nodecache_new(cairn_nodecache **out, cairn_store *store, size_t max_bytes);
 
-/* Frees the cache. Nodes still referenced elsewhere stay alive. */
+/* Frees the cache. Nodes still referenced elsewhere stay alive. Waits for
+ * lookups running in other threads (on any cache) to leave the nodes it
+ * evicts (epoch.h). */
 void cairn_nodecache_free(cairn_nodecache *c);
 
 /* The store the cache reads. */
@@ -51,6 +54,18 @@ int cairn_nodecache_get(cairn_node **out, cairn_nodecache *c, const cairn_addr *
 /* Offers a clean node (just committed) to the cache, which takes its own
  * reference if it keeps it. Thread-safe. */
 void cairn_nodecache_put(cairn_nodecache *c, cairn_node *n);
+
+/*
+ * Swizzles child (just got from c at parent->kids[i].addr) into clean
+ * branch parent, if the child is still cached and parent is not dying; a
+ * child is swizzled into one parent at a time, so it moves from any other.
+ * Thread-safe. For node.c.
+ */
+void cairn_nodecache__swizzle(cairn_nodecache *c, cairn_node *parent, uint32_t i, cairn_node *child);
+
+/* Clears every swizzled child of branch n, whose last reference is gone,
+ * and makes sure none is swizzled in later. For node.c. */
+void cairn_nodecache__unswizzle_all(cairn_node *n);
 
 /* Drops every cached node (tests and benchmarks use it for cold reads). */
 void cairn_nodecache_clear(cairn_nodecache *c);

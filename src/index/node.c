@@ -32,15 +32,27 @@
 
 #include "base/alloc.h"
 #include "index/cache.h"
+#include "index/epoch.h"
+
+/* Bytes up to the next multiple of 64. */
+static size_t line_up(size_t x)
+{
+    return (x + 63) & ~(size_t)63;
+}
 
 cairn_node *cairn_node_alloc(unsigned level, uint32_t n, size_t key_bytes)
 {
-    size_t offs_len = ((size_t)n + 1) * sizeof(uint32_t);
-    size_t heads_at = (sizeof(cairn_node) + offs_len + 7) & ~(size_t)7;
-    size_t kids_at = heads_at + (size_t)n * sizeof(uint64_t);
+    size_t groups = ((size_t)n + CAIRN_NODE_GROUP - 1) / CAIRN_NODE_GROUP;
+    size_t tops_end = sizeof(cairn_node) + groups * sizeof(uint64_t) + (groups + 1) * sizeof(uint32_t);
+    /* heads start on a line wherever malloc puts the block: 63 bytes of
+     * slack, so that mem_len depends on the shape alone */
+    size_t heads_len = line_up((size_t)n * sizeof(uint64_t));
+    size_t swz_len = level ? line_up((size_t)n * sizeof(cairn_node *)) : 0;
     size_t kids_len = level ? (size_t)n * sizeof(cairn_kid) : 0;
-    size_t len = kids_at + kids_len + key_bytes;
+    size_t offs_len = ((size_t)n + 1) * sizeof(uint32_t);
+    size_t len = tops_end + 63 + heads_len + swz_len + kids_len + offs_len + key_bytes;
     cairn_node *node;
+    char *at;
     assert(n >= 1 && level <= CAIRN_NODE_LEVEL_MAX);
     if (key_bytes > UINT32_MAX)
         return NULL;
@@ -53,11 +65,22 @@ cairn_node *cairn_node_alloc(unsigned level, uint32_t n, size_t key_bytes)
     node->n = n;
     node->key_bytes = key_bytes;
     node->mem_len = len;
-    node->offs = (uint32_t *)(node + 1);
+    node->gofs = (uint32_t *)(node->tops + groups);
+    at = (char *)node + tops_end;
+    at += (64 - (uintptr_t)at % 64) % 64;
+    node->heads = (uint64_t *)at;
+    at += heads_len;
+    if (level) {
+        node->swz = (_Atomic(cairn_node *) *)at;
+        for (uint32_t i = 0; i < n; i++)
+            atomic_init(&node->swz[i], NULL);
+    }
+    at += swz_len;
+    node->kids = level ? (cairn_kid *)at : NULL;
+    at += kids_len;
+    node->offs = (uint32_t *)at;
     node->offs[0] = 0;
-    node->heads = (uint64_t *)((char *)node + heads_at);
-    node->kids = level ? (cairn_kid *)((char *)node + kids_at) : NULL;
-    node->keys = (uint8_t *)node + kids_at + kids_len;
+    node->keys = (uint8_t *)at + offs_len;
     return node;
 }
 
@@ -69,7 +92,12 @@ void cairn_node_unref(cairn_node *n)
     if (n->level && !n->clean)
         for (uint32_t i = 0; i < n->n; i++)
             cairn_node_unref(n->kids[i].node);
-    cairn_free(n);
+    if (n->level)
+        cairn_nodecache__unswizzle_all(n);
+    if (atomic_load_explicit(&n->swizzled, memory_order_relaxed))
+        cairn_epoch_retire(n);  /* a reader may still be in it */
+    else
+        cairn_free(n);
 }
 
 /* The head of key[from..len): 8 bytes, zero-padded, big-endian. */
@@ -84,111 +112,187 @@ static uint64_t head_of(const uint8_t *key, size_t from, size_t len)
 void cairn_node_finish(cairn_node *n)
 {
     size_t flen, llen, p = 0;
+    uint32_t g;
     const uint8_t *first = cairn_node_key(n, 0, &flen), *last = cairn_node_key(n, n->n - 1, &llen);
     while (p < flen && p < llen && first[p] == last[p])
         p++;
     n->plen = (uint32_t)p;
+    memset(n->pfx, 0, sizeof n->pfx);
+    memcpy(n->pfx, first, p < sizeof n->pfx ? p : sizeof n->pfx);
     for (uint32_t i = 0; i < n->n; i++)
         n->heads[i] = head_of(n->keys + n->offs[i], p, n->offs[i + 1] - n->offs[i]);
+    for (g = 0; g * CAIRN_NODE_GROUP < n->n; g++) {
+        n->tops[g] = n->heads[g * CAIRN_NODE_GROUP];
+        n->gofs[g] = n->offs[g * CAIRN_NODE_GROUP];
+    }
+    n->gofs[g] = n->offs[n->n];
+}
+
+/* Compares key[0..m) with the node's prefix (m <= plen). */
+static int prefix_cmp(const cairn_node *n, const uint8_t *key, size_t m)
+{
+    if (m == 0)
+        return 0;
+    return memcmp(key, m <= sizeof n->pfx ? n->pfx : n->keys, m);
+}
+
+/* Equal heads read one by one before galloping: a run of keys that differ
+ * only after their head is usually short (the datoms of one entity). */
+#define RUN_SCAN 16
+
+/*
+ * The entries whose head is h: [*lo, *hi), *lo being the first head >= h
+ * and *hi the first head > h. Two steps of one line each (node.h): the group
+ * heads find the group, a scan of its line finds lo. While that line comes
+ * in, the lines of child slots and key offsets the caller reads next are
+ * asked for beside it.
+ */
+static void head_range(const cairn_node *n, uint64_t h, uint32_t *lo_out, uint32_t *hi_out)
+{
+    uint32_t len = (n->n + CAIRN_NODE_GROUP - 1) / CAIRN_NODE_GROUP, lo = 0, at, hi, a, b;
+    const uint64_t *base = n->tops;
+    /* the groups whose first head is < h: a branch-free binary search */
+    while (len > 1) {
+        uint32_t half = len / 2;
+        base = base[half - 1] < h ? base + half : base;
+        len -= half;
+    }
+    len = (uint32_t)(base - n->tops) + (*base < h);
+    at = len ? (len - 1) * CAIRN_NODE_GROUP : 0;
+    if (n->swz)
+        __builtin_prefetch(n->swz + at);
+    __builtin_prefetch(n->offs + at);
+    if (!n->level) {
+        /* a leaf search ends comparing keys of this group or the next */
+        uint32_t g = at / CAIRN_NODE_GROUP, groups = (n->n + CAIRN_NODE_GROUP - 1) / CAIRN_NODE_GROUP;
+        const char *p = (const char *)n->keys + n->gofs[g];
+        const char *end = (const char *)n->keys + n->gofs[CAIRN_MIN(g + 2, groups)];
+        for (; p < end; p += 64)
+            __builtin_prefetch(p);
+    }
+    if (len > 0) {
+        /* heads[at] < h, and the next group's first head is >= h */
+        const uint64_t *line = n->heads + at;
+        uint32_t end = CAIRN_MIN(n->n - at, CAIRN_NODE_GROUP);
+        lo = at + 1;
+        for (uint32_t i = 1; i < end; i++)
+            lo += line[i] < h;
+    }
+    /* heads[lo] >= h; at the start of a group it is in tops, already read */
+    hi = lo;
+    if (lo < n->n && (lo % CAIRN_NODE_GROUP ? n->heads[lo] : n->tops[lo / CAIRN_NODE_GROUP]) == h) {
+        uint32_t next = (lo | (CAIRN_NODE_GROUP - 1)) + 1;
+        if (next < n->n) {
+            /* the run may go on in the next group */
+            __builtin_prefetch(n->heads + next);
+            __builtin_prefetch(n->offs + next);
+            if (n->swz)
+                __builtin_prefetch(n->swz + next);
+        }
+        do
+            hi++;
+        while (hi < n->n && hi - lo < RUN_SCAN && n->heads[hi] == h);
+        if (hi < n->n && n->heads[hi] == h) {
+            /* a long run: gallop, then search the last stride */
+            a = hi + 1;
+            b = n->n;
+            for (uint32_t step = 1; hi + step < n->n; step *= 2) {
+                if (n->heads[hi + step] > h) {
+                    b = hi + step;
+                    break;
+                }
+                a = hi + step + 1;
+            }
+            while (a < b) {
+                uint32_t mid = a + (b - a) / 2;
+                if (n->heads[mid] <= h)
+                    a = mid + 1;
+                else
+                    b = mid;
+            }
+            hi = a;
+        }
+    }
+    *lo_out = lo;
+    *hi_out = hi;
 }
 
 /*
  * Narrows a search for key to the entries whose head equals key's: entries
  * before *lo are < key, entries from *hi on are > key; only [*lo, *hi) need
- * whole-key comparisons (none when key lies outside the shared prefix).
+ * whole-key comparisons (none when key lies outside the shared prefix). The
+ * key bytes of the first RUN_SCAN of those are asked for at once, so the
+ * comparisons do not wait for them one after another.
  */
 static void narrow(const cairn_node *n, const uint8_t *key, size_t len, uint32_t *lo_out, uint32_t *hi_out)
 {
-    uint32_t lo = 0, hi = n->n, a, b;
-    uint64_t h;
-    size_t m = len < n->plen ? len : n->plen;
-    int c = m ? memcmp(key, n->keys, m) : 0;
+    int c = prefix_cmp(n, key, len < n->plen ? len : n->plen);
     if (c != 0 || len < n->plen) {
         /* key is outside the shared prefix: before every key, or after */
-        lo = hi = (c > 0) ? n->n : 0;
-        *lo_out = lo;
-        *hi_out = hi;
+        *lo_out = *hi_out = (c > 0) ? n->n : 0;
         return;
     }
-    h = head_of(key, n->plen, len);
-    /* first head >= h: a branch-free search that prefetches both places the
-     * next step may look at, so the cache misses of successive steps overlap
-     * instead of following one another */
-    {
-        const uint64_t *base = n->heads;
-        uint32_t len_left = hi;
-        while (len_left > 1) {
-            uint32_t half = len_left / 2;
-            __builtin_prefetch(base + half / 2);
-            __builtin_prefetch(base + half + half / 2);
-            base = base[half - 1] < h ? base + half : base;
-            len_left -= half;
-        }
-        a = (uint32_t)(base - n->heads) + (len_left == 1 && *base < h);
+    head_range(n, head_of(key, n->plen, len), lo_out, hi_out);
+    if (*hi_out - *lo_out > 1) {
+        const char *p = (const char *)n->keys + n->offs[*lo_out];
+        const char *end = (const char *)n->keys + n->offs[CAIRN_MIN(*hi_out, *lo_out + RUN_SCAN)];
+        for (; p < end; p += 64)
+            __builtin_prefetch(p);
     }
-    lo = a;
-    /* first head > h: runs of equal heads are short, so gallop from lo
-     * (staying near lines already read), then search the last stride */
-    a = b = lo;
-    if (lo < hi && n->heads[lo] <= h) {
-        a = lo + 1;
-        b = hi;
-        for (uint32_t step = 1; lo + step < hi; step *= 2) {
-            if (n->heads[lo + step] > h) {
-                b = lo + step;
-                break;
-            }
-            a = lo + step + 1;
-        }
-    }
-    while (a < b) {
-        uint32_t mid = a + (b - a) / 2;
-        if (n->heads[mid] <= h)
-            a = mid + 1;
+}
+
+/* The first entry of [lo, hi) whose key is >= key (upper 0) or > key
+ * (upper 1: then "compares < 1" means "compares <= 0"). */
+static uint32_t key_search(const cairn_node *n, const void *key, size_t len, uint32_t lo, uint32_t hi, int upper)
+{
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (cairn_key_cmp(n->keys + n->offs[mid], n->offs[mid + 1] - n->offs[mid], key, len) < upper)
+            lo = mid + 1;
         else
-            b = mid;
+            hi = mid;
     }
-    *lo_out = lo;
-    *hi_out = a;
+    return lo;
 }
 
 uint32_t cairn_node_lower_bound(const cairn_node *n, const void *key, size_t len)
 {
     uint32_t lo, hi;
     narrow(n, key, len, &lo, &hi);
-    while (lo < hi) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        if (cairn_key_cmp(n->keys + n->offs[mid], n->offs[mid + 1] - n->offs[mid], key, len) < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
+    return key_search(n, key, len, lo, hi, 0);
 }
 
 uint32_t cairn_node_upper_bound(const cairn_node *n, const void *key, size_t len)
 {
     uint32_t lo, hi;
     narrow(n, key, len, &lo, &hi);
-    while (lo < hi) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        if (cairn_key_cmp(n->keys + n->offs[mid], n->offs[mid + 1] - n->offs[mid], key, len) <= 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
+    return key_search(n, key, len, lo, hi, 1);
 }
 
 int cairn_node_child(cairn_node **out, cairn_nodecache *cache, const cairn_node *n, uint32_t i)
 {
     const cairn_kid *k = &n->kids[i];
+    cairn_node *c = NULL;
+    int rc;
     assert(n->level > 0 && i < n->n);
     if (k->node) {
         *out = cairn_node_ref(k->node);
         return 0;
     }
-    return cairn_nodecache_get(out, cache, &k->addr);
+    if (n->clean && cairn_epoch_enter()) {
+        if ((c = cairn_node_swizzled(n, i)) != NULL && !cairn_node_try_ref(c))
+            c = NULL;  /* evicted and unreferenced since: ask the cache */
+        cairn_epoch_exit();
+        if (c) {
+            *out = c;
+            return 0;
+        }
+    }
+    /* the swizzled slots are the cache's fields of n, writable under its
+     * rules even in a node nothing else may change (see node.h) */
+    if ((rc = cairn_nodecache_get(out, cache, &k->addr)) == 0 && n->clean)
+        cairn_nodecache__swizzle(cache, (cairn_node *)n, i, *out);
+    return rc;
 }
 
 void cairn_node_limits_init(cairn_node_limits *out, size_t node_bytes, unsigned fill_pct)
@@ -299,8 +403,7 @@ cairn_node *cairn_node_clone_clean(const cairn_node *n)
         for (uint32_t i = 0; i < n->n; i++)
             c->kids[i].node = NULL;
     }
-    memcpy(c->heads, n->heads, (size_t)n->n * sizeof *n->heads);
-    c->plen = n->plen;
     c->total = n->total;
+    cairn_node_finish(c);
     return c;
 }

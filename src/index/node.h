@@ -3,21 +3,40 @@
  * build.c, check.c), the node codec (codec.c) and the node cache (cache.c).
  * Only src/index includes this header; everything else uses btree.h.
  *
- * A node is one allocation: this header, then n + 1 key offsets, then n
- * search heads, then (for a branch) n child slots, then the key bytes back to
- * back. Keys are stored whole, not prefix-compressed: a decoded node is
- * searched many times and decoded once, so the codec pays for compression
- * and lookups pay nothing. A key pointer handed out by an iterator points
- * into this block.
+ * A node is one allocation: this header, then the group heads (tops) and
+ * group key offsets (gofs), then the n search heads starting on a 64-byte
+ * line, then for a branch n
+ * swizzled child pointers and n child slots, then n + 1 key offsets, then
+ * the key bytes back to back. Keys are stored whole, not prefix-compressed:
+ * a decoded node is searched many times and decoded once, so the codec pays
+ * for compression and lookups pay nothing. A key pointer handed out by an
+ * iterator points into this block.
  *
  * Search heads ("poor man's normalized keys", Graefe): all keys of a node
  * share the prefix of its first and last key, plen bytes long; head i is the
  * 8 bytes of key i after that prefix, zero-padded, as a big-endian integer.
- * Heads are ordered like the keys, so a binary search runs over 8-byte
- * integers packed 8 to a cache line and compares whole keys only among equal
- * heads. On datom keys, where a leaf's keys share their entity id, heads
- * (with the prefetching search in node.c and CLOCK in cache.c) took cached
- * lookups at 10^6 keys from 7.5 us to 1 to 2 us (btree.c).
+ * Heads are ordered like the keys, so a search runs over 8-byte integers and
+ * compares whole keys only among equal heads. On datom keys, where a leaf's
+ * keys share their entity id, heads (with the prefetching search in node.c
+ * and CLOCK in cache.c) took cached lookups at 10^6 keys from 7.5 us to 1 to
+ * 2 us (btree.c).
+ *
+ * The search is laid out for the memory, not the instructions: at 10^7 keys
+ * nearly every line a lookup touches is a cache miss (btree.c), and what
+ * counts is how many misses wait on one another. Heads come in groups of 8,
+ * one 64-byte line each; the group heads (head 0, 8, 16, ...: 24 for a full
+ * 8 KiB leaf) follow the header, so the prefetches issued as soon as a
+ * node's pointer is known (cairn_node_prefetch) fetch the header and all
+ * that the first step reads; the second step reads one line of heads, and
+ * the lines of swizzled pointers and key offsets it leads to are fetched
+ * beside it. In a leaf, where a lookup always ends comparing whole keys,
+ * the first step also gives where the keys of its group start (gofs), and
+ * those key bytes are fetched with the heads line too, instead of after the
+ * offsets; so are the keys of a run of equal heads (the datoms of one entity
+ * in an EAVT leaf) before they are compared. The first 16 bytes of the
+ * shared prefix are copied into the header, so checking a key against it
+ * reads no key bytes. The binary search over all the heads that this
+ * replaced waited for one line after another.
  *
  * Two kinds of node share the struct:
  *
@@ -30,14 +49,23 @@
  *
  * Main invariant: a node is never modified once another thread or tree can
  * reach it. In fact no function modifies a node after building it (edits
- * build new nodes and drop old ones), except the cache's fields, which are
- * guarded by the cache shard's lock, and `verified`, an atomic flag the
- * checker sets so it hashes each clean node once, not on every check.
+ * build new nodes and drop old ones), except the cache's fields (the CLOCK
+ * bit and ring, the swizzled pointers and their links), which follow the
+ * rules of cache.c, and `verified`, an atomic flag the checker sets so it
+ * hashes each clean node once, not on every check.
  *
  * Reference counts start at 1 (the creator's reference) and are atomic.
  * Holders: tree values (their root), parent nodes (child slots with node set),
  * iterators (their path), the cache (each cached node). Freeing a node drops
  * its child references.
+ *
+ * Swizzled children: a clean branch has, beside each child's address, a slot
+ * that the cache may point at the decoded child (cairn_node_swizzled), so a
+ * descent through cached nodes needs neither the cache's table and locks nor
+ * reference counts. Such a pointer is not a reference: the cache sets it only
+ * while the child is cached and clears it when it evicts the child, and a
+ * reader follows it only inside an epoch section (epoch.h), which keeps the
+ * child's memory until the reader is done. The rules are in cache.c.
  */
 #ifndef CAIRN_INDEX_NODE_H
 #define CAIRN_INDEX_NODE_H
@@ -64,27 +92,41 @@ typedef struct cairn_kid {
     cairn_node *node;   /* in-memory child (a reference), or NULL: load addr */
 } cairn_kid;
 
+#define CAIRN_NODE_GROUP 8        /* heads per group: one 64-byte line */
+#define CAIRN_NODE_PFX_INLINE 16  /* prefix bytes copied into the header */
+
 struct cairn_node {
-    /* read by every search: kept together at the front */
-    cairn_addr addr;          /* the encoding's address, when clean */
+    /* read by every search: kept together in the first 64 bytes */
     uint32_t n;               /* keys (leaf) or children (branch), >= 1 */
     uint32_t plen;            /* bytes every key of the node starts with */
-    uint64_t *heads;          /* n search heads, see cairn_node_finish */
-    uint32_t *offs;           /* n + 1 offsets: key i is keys[offs[i] .. offs[i + 1]) */
-    uint8_t *keys;            /* key bytes */
-    cairn_kid *kids;          /* branch: n children; leaf: NULL */
-    _Atomic uint32_t refs;    /* references, see the file comment */
     uint8_t level;            /* 0 = leaf, else height above the leaves */
     uint8_t clean;            /* 1: addr holds; no kid has node set */
-    uint8_t in_cache;         /* held by a cache shard (shard lock) */
-    uint8_t referenced;       /* CLOCK bit: used since the hand last passed (shard lock) */
+    _Atomic uint8_t referenced; /* CLOCK bit: used since the hand last passed (cache.c) */
+    uint64_t *heads;          /* n search heads on 64-byte lines, see cairn_node_finish */
+    uint32_t *offs;           /* n + 1 offsets: key i is keys[offs[i] .. offs[i + 1]) */
+    uint8_t *keys;            /* key bytes */
+    _Atomic(cairn_node *) *swz; /* branch: n swizzled children, see cairn_node_swizzled */
+    uint8_t pfx[CAIRN_NODE_PFX_INLINE]; /* the prefix's first min(plen, 16) bytes */
     /* the rest */
+    cairn_kid *kids;          /* branch: n children; leaf: NULL */
+    uint32_t *gofs;           /* after tops: offs[8 g] for each group g, then key_bytes */
+    cairn_addr addr;          /* the encoding's address, when clean */
+    _Atomic uint32_t refs;    /* references, see the file comment */
     _Atomic uint8_t verified; /* cairn_btree_check found addr right (see below) */
+    uint8_t in_cache;         /* held by a cache shard (shard lock) */
+    _Atomic uint8_t swizzled; /* was the target of a swizzled pointer: freed through epoch.c */
+    _Atomic uint8_t dying;    /* its references are gone: nothing may be swizzled into it */
+    uint32_t swz_slot;        /* the slot of swz_parent that points here (cache shard lock) */
+    _Atomic uint32_t swz_links; /* slots of swz set now */
     size_t key_bytes;         /* bytes in keys */
     size_t mem_len;           /* bytes of this allocation, for the cache */
     uint64_t total;           /* keys in this subtree (leaf: n) */
     cairn_node *clock_prev;   /* cache CLOCK ring: previous node (shard lock) */
-    cairn_node *clock_next;   /* cache CLOCK ring: next node (shard lock) */
+    cairn_node *clock_next;   /* cache CLOCK ring: next node (shard lock); epoch.c's list */
+    cairn_node *swz_parent;   /* the node whose swz slot points here, or NULL (cache shard lock) */
+    _Atomic(cairn_nodecache *) swz_cache; /* the cache whose shard locks guard swz */
+    uint64_t retired;         /* epoch.c: the epoch it was retired in */
+    uint64_t tops[];          /* ceil(n / 8) group heads: tops[g] = heads[8 g] */
 };
 
 /* ---- fill accounting ------------------------------------------------------ */
@@ -129,8 +171,8 @@ static inline int cairn_key_cmp(const void *a, size_t alen, const void *b, size_
 }
 
 /*
- * Fills plen and heads once offs and keys are final; every function that
- * builds a node calls it.
+ * Fills plen, pfx, heads and tops once offs and keys are final; every
+ * function that builds a node calls it.
  */
 void cairn_node_finish(cairn_node *n);
 
@@ -139,7 +181,39 @@ void cairn_node_finish(cairn_node *n);
 uint32_t cairn_node_lower_bound(const cairn_node *n, const void *key, size_t len);
 uint32_t cairn_node_upper_bound(const cairn_node *n, const void *key, size_t len);
 
+/*
+ * Asks the memory for the lines a search of the node at p reads first: its
+ * header and the group heads and key offsets of up to 24 groups (a full
+ * 8 KiB leaf), so that they arrive
+ * together. Reads nothing, so it may be given a node pointer as soon as the
+ * pointer is loaded. (Fetching the node's first 2 KiB, all its heads, did
+ * not measure faster.)
+ */
+static inline void cairn_node_prefetch(const void *p)
+{
+    const char *at = p, *end = at + sizeof(cairn_node) + 24 * (sizeof(uint64_t) + sizeof(uint32_t));
+    for (; at < end; at += 64)
+        __builtin_prefetch(at);
+    __builtin_prefetch(end - 1);
+}
+
 /* ---- life cycle ------------------------------------------------------------- */
+
+/*
+ * Child i of branch n if the cache has swizzled it in: a borrowed pointer
+ * valid until the caller's epoch section (epoch.h) ends, or NULL. Starts
+ * fetching the child's first lines and marks it used for the cache's CLOCK.
+ */
+static inline cairn_node *cairn_node_swizzled(const cairn_node *n, uint32_t i)
+{
+    cairn_node *c = atomic_load_explicit(&n->swz[i], memory_order_seq_cst);
+    if (c) {
+        cairn_node_prefetch(c);
+        if (!atomic_load_explicit(&c->referenced, memory_order_relaxed))
+            atomic_store_explicit(&c->referenced, 1, memory_order_relaxed);
+    }
+    return c;
+}
 
 /*
  * Allocates a dirty node of level with room for n entries and key_bytes key
@@ -154,12 +228,25 @@ static inline cairn_node *cairn_node_ref(cairn_node *n)
     return n;
 }
 
-/* Drops one reference; the last one frees the node and its child references. */
+/* A new reference to n unless its last one is already gone (n is then
+ * dying, and only an epoch section keeps its memory): 1, or 0. */
+static inline int cairn_node_try_ref(cairn_node *n)
+{
+    uint32_t r = atomic_load_explicit(&n->refs, memory_order_relaxed);
+    while (r != 0)
+        if (atomic_compare_exchange_weak_explicit(&n->refs, &r, r + 1, memory_order_relaxed, memory_order_relaxed))
+            return 1;
+    return 0;
+}
+
+/* Drops one reference; the last one frees the node (through epoch.c if it
+ * was ever swizzled) and its child references. */
 void cairn_node_unref(cairn_node *n);
 
 /*
- * Child i of branch n as a new reference: the in-memory child, or the node
- * at its address read through cache.
+ * Child i of branch n as a new reference: the in-memory child, the swizzled
+ * one, or the node at its address read through cache (which then swizzles it
+ * into n, when n is clean and the child cached).
  */
 int cairn_node_child(cairn_node **out, cairn_nodecache *cache, const cairn_node *n, uint32_t i);
 

@@ -424,6 +424,13 @@ void test_index_model__datom_keys_small_nodes_cold_cache(void)
     run_seeds("datom keys, 512-byte nodes, no cache", KEYS_DATOM, 512, 0, 1500, 6, 60000);
 }
 
+/* A cache of a few dozen nodes, so lookups evict the nodes that other
+ * lookups reach through swizzled pointers (cache.c). */
+void test_index_model__datom_keys_cache_smaller_than_the_tree(void)
+{
+    run_seeds("datom keys, 512-byte nodes, 16 KiB cache", KEYS_DATOM, 512, 16 * 1024, 3000, 3, 40000);
+}
+
 void test_index_model__datom_keys_deep_tree(void)
 {
     run_seeds("datom keys, 256-byte nodes, deep", KEYS_DATOM, 256, 1 << 20, 6000, 2, 100000);
