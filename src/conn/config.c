@@ -102,7 +102,7 @@ int cairn_config_parse(cairn_config *out, cairn_val config, cairn_error *err)
             out->cache_bytes = (size_t)cairn_int_value(cb);
         }
         if (cairn_keyword(&k, "tail-commits", 12) == 0 && cairn_map_get(&cb, config, k)) {
-            if (cairn_type_of(cb) != CAIRN_INT || cairn_int_value(cb) < 0 || cairn_int_value(cb) > 100000)
+            if (cairn_type_of(cb) != CAIRN_INT || cairn_int_value(cb) < 0 || cairn_int_value(cb) > CAIRN_TAIL_DEPTH_MAX)
                 return bad(err, ":tail-commits", "an integer from 0 to 100000");
             out->tail_commits = (uint32_t)cairn_int_value(cb);
         }

@@ -279,7 +279,7 @@ static int parse_record(struct record *rec, const void *data, size_t len, cairn_
         uint64_t depth = rd_varint(&r);
         rd_bytes(&r, rec->tail_prev.bytes, CAIRN_ADDR_LEN);
         rec->tail_keys = rd_varint(&r);
-        if (depth == 0 || depth > UINT32_MAX || rec->nparents != 1 ||
+        if (depth == 0 || depth > CAIRN_TAIL_DEPTH_MAX || rec->nparents != 1 ||
             (depth > 1) != !cairn_addr_equal(&rec->tail_prev, &CAIRN_BTREE_EMPTY_ROOT))
             r.bad = 1;
         rec->tail_depth = (uint32_t)depth;

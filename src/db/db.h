@@ -59,6 +59,7 @@ typedef struct cairn_delta cairn_delta;
 /* Tails stay below these; then the writer stores the trees (tail.c). */
 #define CAIRN_TAIL_MAX_COMMITS 64
 #define CAIRN_TAIL_MAX_KEYS 65536
+#define CAIRN_TAIL_DEPTH_MAX 100000  /* :tail-commits bound; deeper tails are corrupt */
 
 struct cairn_db {
     _Atomic uint32_t refcnt;           /* references */
