@@ -8,6 +8,11 @@
  * stale and there is nothing to invalidate. Entries are reference counted: a
  * caller holding a node (an iterator's current leaf) keeps it alive after the
  * cache evicts it; the bytes then no longer count against the cache.
+ *
+ * Most descents do not ask the cache at all: a cached branch keeps a pointer
+ * to each cached child found through it (a swizzled pointer, cache.c), which
+ * the cache clears when it evicts the child, so the byte bound still covers
+ * every node a pointer reaches.
  */
 #ifndef CAIRN_INDEX_CACHE_H
 #define CAIRN_INDEX_CACHE_H

@@ -10,8 +10,9 @@
  *
  * Why this works with seq_cst operations alone (no fences, which TSan does
  * not model): a reader stores its epoch with a seq_cst exchange, then loads
- * swizzled pointers with seq_cst loads; unlinking stores NULL seq_cst before
- * the retire reads the epoch. If a reader's load saw the node, that load
+ * swizzled pointers with seq_cst loads; unlinking stores NULL seq_cst, and
+ * happens before the retire reads the epoch (in whichever thread drops the
+ * last reference). If a reader's load saw the node, that load
  * precedes the unlink in the single total order, so the exchange does too,
  * and the scan that could move the epoch from t + 1 to t + 2 (which comes
  * after the retire read t) sees the reader's record unless it has ended. On
@@ -22,8 +23,8 @@
  * the registry when the thread ends. The registry and the waiting list sit
  * under one mutex, taken to join, to leave and to retire, never by a
  * section. Retiring tries to move the epoch twice, so with no section open
- * anywhere a node is freed at once, and a single-threaded program never
- * keeps a list.
+ * anywhere a node is freed at once; a single-threaded program only keeps
+ * the nodes evicted during its current lookup, until the next one retires.
  *
  * Rejected: hazard pointers (a store and a fence per node on the path, and a
  * scan per free); per-node reference counts on the descent (what the locked
@@ -51,7 +52,7 @@ static _Thread_local struct reader self;
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;  /* registry and waiting list */
 static struct reader *readers;     /* the registry (lock) */
-static _Atomic uint64_t global = 1;
+static _Atomic uint64_t global = 1;  /* the epoch; 0 means "no section" in records */
 static cairn_node *waiting;        /* retired nodes, newest first, by clock_next (lock) */
 static size_t waiting_count;       /* nodes in it (lock) */
 static pthread_once_t once = PTHREAD_ONCE_INIT;

@@ -392,6 +392,7 @@ cairn_node *cairn_node_build(unsigned level, const cairn_node_ent *e, size_t n)
 
 cairn_node *cairn_node_clone_clean(const cairn_node *n)
 {
+    size_t groups = ((size_t)n->n + CAIRN_NODE_GROUP - 1) / CAIRN_NODE_GROUP;
     cairn_node *c = cairn_node_alloc(n->level, n->n, n->key_bytes);
     if (!c)
         return NULL;
@@ -403,7 +404,12 @@ cairn_node *cairn_node_clone_clean(const cairn_node *n)
         for (uint32_t i = 0; i < n->n; i++)
             c->kids[i].node = NULL;
     }
+    /* the derived search fields too: recomputing them reads every key */
+    memcpy(c->heads, n->heads, (size_t)n->n * sizeof *n->heads);
+    memcpy(c->tops, n->tops, groups * sizeof *n->tops);
+    memcpy(c->gofs, n->gofs, (groups + 1) * sizeof *n->gofs);
+    memcpy(c->pfx, n->pfx, sizeof c->pfx);
+    c->plen = n->plen;
     c->total = n->total;
-    cairn_node_finish(c);
     return c;
 }
