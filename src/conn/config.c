@@ -139,6 +139,7 @@ int cairn_config_open_ctx(cairn_dbctx **out, const cairn_config *cfg, cairn_erro
         return cairn_error_oom(err);
     memset(ctx, 0, sizeof *ctx);
     atomic_init(&ctx->refcnt, 1);
+    pthread_mutex_init(&ctx->memo_mu, NULL);
     ctx->config = ctx->store_config = cairn_nil();
     if ((rc = store_map(&store_cfg, cfg->store)) < 0) {
         cairn_free(ctx);

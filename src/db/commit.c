@@ -309,9 +309,11 @@ static int read_record(void **data, struct record *rec, cairn_dbctx *ctx, const 
  * base, or (when hint holds an earlier commit of the same tail) starts from
  * hint's trees and replays only the newer commits.
  */
-static int replay_tail(cairn_db *db, const struct record *rec, void *rec_data, const cairn_db *hint,
-                       cairn_error *err)
+static int replay_tail(cairn_db *db, const cairn_addr *commit, const struct record *rec, void *rec_data,
+                       const cairn_db *hint, cairn_error *err)
 {
+    cairn_tail_memo *memo;
+    uint32_t filled;
     void **datas;
     struct record *recs;
     uint32_t n = rec->tail_depth, have = 1;
@@ -348,8 +350,25 @@ static int replay_tail(cairn_db *db, const struct record *rec, void *rec_data, c
             cairn_btree_copy(&db->trees[t], &hint->trees[t]);
         }
     }
-    for (uint32_t i = have; i-- > 0 && rc == 0;)
-        rc = cairn_db__apply_tail(db, recs[i].delta, recs[i].delta_len, err);
+    /* replayed oldest first; the memo keeps each commit's trees on the way */
+    memo = rc == 0 ? cairn_malloc(cairn_mul_size(have, sizeof *memo)) : NULL;
+    filled = have;
+    for (uint32_t i = have; i-- > 0 && rc == 0;) {
+        if ((rc = cairn_db__apply_tail(db, recs[i].delta, recs[i].delta_len, err)) == 0 && memo) {
+            memo[i].commit = i ? recs[i - 1].tail_prev : *commit;
+            for (int t = 0; t < CAIRN_T_COUNT_; t++)
+                cairn_btree_copy(&memo[i].trees[t], &db->trees[t]);
+            filled = i;
+        }
+    }
+    if (memo && rc == 0) {
+        cairn_tail_memo_set(db->ctx, memo, have);
+    } else if (memo) {
+        for (uint32_t i = filled; i < have; i++)
+            for (int t = 0; t < CAIRN_T_COUNT_; t++)
+                cairn_btree_dispose(&memo[i].trees[t]);
+        cairn_free(memo);
+    }
     for (uint32_t i = 1; i < have; i++)
         cairn_free(datas[i]);
     cairn_free(datas);
@@ -405,8 +424,17 @@ int cairn_db__open_commit_hint(cairn_db **out, cairn_dbctx *ctx, const cairn_add
     db->tail_depth = rec.tail_depth;
     db->tail_keys = rec.tail_keys;
     db->tail_prev = rec.tail_prev;
-    if (rec.tail_depth && (rc = replay_tail(db, &rec, data, hint, err)) < 0)
-        goto done;
+    if (rec.tail_depth) {
+        cairn_btree memo[CAIRN_T_COUNT_];
+        if (cairn_tail_memo_get(ctx, commit, memo)) {
+            for (int t = 0; t < CAIRN_T_COUNT_; t++) {
+                cairn_btree_dispose(&db->trees[t]);
+                db->trees[t] = memo[t];
+            }
+        } else if ((rc = replay_tail(db, commit, &rec, data, hint, err)) < 0) {
+            goto done;
+        }
+    }
     db->commit = *commit;
     db->config_addr = rec.config_addr;
     db->has_commit = 1;

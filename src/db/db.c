@@ -39,6 +39,8 @@ void cairn_dbctx_release(cairn_dbctx *ctx)
 {
     if (!ctx || atomic_fetch_sub_explicit(&ctx->refcnt, 1, memory_order_acq_rel) != 1)
         return;
+    cairn_tail_memo_set(ctx, NULL, 0);
+    pthread_mutex_destroy(&ctx->memo_mu);
     cairn_nodecache_free(ctx->cache);
     cairn_store_close(ctx->store);
     cairn_release(ctx->config);

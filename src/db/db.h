@@ -11,6 +11,7 @@
 #ifndef CAIRN_DB_DB_H
 #define CAIRN_DB_DB_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 
 #include "base/buf.h"
@@ -51,6 +52,9 @@ typedef struct cairn_dbctx {
     int read_flex;               /* :schema-flexibility :read */
     uint32_t tail_max_commits;   /* :tail-commits, longest tail a commit may end */
     uint64_t tail_max_keys;      /* most key changes a tail may hold */
+    pthread_mutex_t memo_mu;     /* guards the two below */
+    struct cairn_tail_memo *memo; /* trees of the commits of the tail replayed last (tail.c) */
+    size_t memo_count;           /* entries */
 } cairn_dbctx;
 
 /* The key changes of one transaction, shared by the values after it (tail.c). */
@@ -109,6 +113,22 @@ int cairn_delta_encode(cairn_buf *b, const cairn_delta *pending, uint64_t *keys_
  * not be shared yet). */
 int cairn_db__apply_delta(cairn_db *db, const void *bytes, size_t len, cairn_error *err);
 int cairn_db__apply_tail(cairn_db *db, const void *bytes, size_t len, cairn_error *err);
+
+/*
+ * The tail memo: the trees of every commit a replay passed through, so that
+ * opening the commits of one tail newest first (`cairn log`, `cairn check`,
+ * commit-as-db walking parents) replays each tail once instead of once per
+ * commit. One tail per context; entries share their nodes.
+ */
+typedef struct cairn_tail_memo {
+    cairn_addr commit;                 /* the commit */
+    cairn_btree trees[CAIRN_T_COUNT_]; /* its trees */
+} cairn_tail_memo;
+
+/* Copies the memo's trees of commit into trees: 1, or 0 when not there. */
+int cairn_tail_memo_get(cairn_dbctx *ctx, const cairn_addr *commit, cairn_btree trees[CAIRN_T_COUNT_]);
+/* Replaces the memo with memo[0..n) (taken over). */
+void cairn_tail_memo_set(cairn_dbctx *ctx, cairn_tail_memo *memo, size_t n);
 
 /* ---- datom access for the layers above ----------------------------------- */
 

@@ -192,3 +192,41 @@ int cairn_db__apply_tail(cairn_db *db, const void *bytes, size_t len, cairn_erro
         rc = bad_delta(err);
     return rc;
 }
+
+/* ---- the memo ------------------------------------------------------------------- */
+
+static void memo_free(cairn_tail_memo *memo, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        for (int t = 0; t < CAIRN_T_COUNT_; t++)
+            cairn_btree_dispose(&memo[i].trees[t]);
+    cairn_free(memo);
+}
+
+int cairn_tail_memo_get(cairn_dbctx *ctx, const cairn_addr *commit, cairn_btree trees[CAIRN_T_COUNT_])
+{
+    int found = 0;
+    pthread_mutex_lock(&ctx->memo_mu);
+    for (size_t i = 0; i < ctx->memo_count && !found; i++) {
+        if (cairn_addr_equal(&ctx->memo[i].commit, commit)) {
+            for (int t = 0; t < CAIRN_T_COUNT_; t++)
+                cairn_btree_copy(&trees[t], &ctx->memo[i].trees[t]);
+            found = 1;
+        }
+    }
+    pthread_mutex_unlock(&ctx->memo_mu);
+    return found;
+}
+
+void cairn_tail_memo_set(cairn_dbctx *ctx, cairn_tail_memo *memo, size_t n)
+{
+    cairn_tail_memo *old;
+    size_t old_n;
+    pthread_mutex_lock(&ctx->memo_mu);
+    old = ctx->memo;
+    old_n = ctx->memo_count;
+    ctx->memo = memo;
+    ctx->memo_count = memo ? n : 0;
+    pthread_mutex_unlock(&ctx->memo_mu);
+    memo_free(old, old_n);
+}
