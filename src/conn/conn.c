@@ -2,16 +2,25 @@
  * Database lifecycle and connections: create, delete, exists, connect,
  * release, the current value, and the single writer.
  *
- * The writer is one thread per connection, started by the first
+ * The writer is two threads per connection, started by the first
  * transaction, which also takes the store's writer lock (a second writer, in
  * this process or another, gets CAIRN_EBUSY). Callers queue requests and
- * wait. The thread takes every request queued so far as one group, applies
- * them one after another, each on the db-after of the one before
- * (pipelining), then commits the group once: one durable batch of nodes and
- * commit record, then one compare-and-set of the branch head (group commit).
- * Only then is each caller woken with its report, so a transaction is
- * acknowledged only when its commit is durable. A transaction that fails
- * fails alone; the others of its group commit.
+ * wait, each on its own condition variable. The writer thread applies every
+ * queued request, one after another, each on the db-after of the one before,
+ * into the open group. When the committer thread is idle, the writer seals
+ * the open group (encodes its nodes and its commit record, CPU only) and
+ * hands it over; the committer writes the nodes durably, then moves the
+ * branch head by compare-and-set (group commit), and only then wakes the
+ * group's callers, so a transaction is acknowledged only when its commit is
+ * durable. While one group is being written the next is being applied on the
+ * sealed value (pipelining): on the file store the fsyncs of one group
+ * overlap the transaction work of the next. A transaction that fails fails
+ * alone; the others of its group commit.
+ *
+ * When a sealed group fails to be written, the open group stood on a value
+ * that will never exist. Its requests go back to the front of the queue,
+ * unacknowledged, and are applied again on the value really there (a request
+ * that needed the lost group then fails on its own terms).
  *
  * Fencing: the head moves by compare-and-set against the head this writer
  * last read or wrote. If another process moved it (a writer that ignored the
@@ -249,7 +258,7 @@ int cairn_connect(cairn_conn **out, cairn_val config, cairn_error *err)
     c->head_raw = raw;
     pthread_mutex_init(&c->lock, NULL);
     pthread_cond_init(&c->wake, NULL);
-    pthread_cond_init(&c->done, NULL);
+    pthread_cond_init(&c->commit_wake, NULL);
     *out = c;
     return 0;
 fail:
@@ -268,6 +277,14 @@ static void stop_writer(cairn_conn *c)
     if (c->started)
         pthread_join(c->thread, NULL);
     c->started = 0;
+    /* the writer left nothing in flight; now the committer */
+    pthread_mutex_lock(&c->lock);
+    c->committer_stop = 1;
+    pthread_cond_broadcast(&c->commit_wake);
+    pthread_mutex_unlock(&c->lock);
+    if (c->committer_started)
+        pthread_join(c->committer, NULL);
+    c->committer_started = 0;
 }
 
 void cairn_conn_release(cairn_conn *c)
@@ -282,7 +299,7 @@ void cairn_conn_release(cairn_conn *c)
     cairn_free(c->listeners);
     pthread_mutex_destroy(&c->lock);
     pthread_cond_destroy(&c->wake);
-    pthread_cond_destroy(&c->done);
+    pthread_cond_destroy(&c->commit_wake);
     cairn_dbctx_release(c->ctx);
     cairn_free(c);
 }
@@ -361,29 +378,41 @@ static void call_listeners(cairn_conn *c, cairn_txreq *group)
     cairn_free(ls);
 }
 
-/* Commits cur (built on base) and moves the head. */
-static int commit_group(cairn_conn *c, cairn_db *base, cairn_db *cur, cairn_db **committed_out, cairn_buf *new_head,
-                        cairn_error *err)
+/* Seals a group: encodes cur (built on base) into a batch of nodes and a
+ * commit record. CPU only; nothing is written yet. */
+static int seal_group(cairn_store_batch **batch_out, cairn_db **committed_out, cairn_conn *c, cairn_db *base,
+                      cairn_db *cur, cairn_error *err)
+{
+    cairn_store_batch *batch = NULL;
+    int rc;
+    if ((rc = cairn_store_batch_new(&batch, c->ctx->store)) < 0)
+        return cairn_error_set(err, rc, ":writer/oom", "out of memory sealing a commit");
+    if ((rc = cairn_db__commit(committed_out, cur, base->has_commit ? &base->commit : NULL, base->has_commit ? 1 : 0,
+                               batch, err)) < 0) {
+        cairn_store_batch_free(batch);
+        return rc;
+    }
+    *batch_out = batch;
+    return 0;
+}
+
+/* Writes a sealed group: its nodes durably, then the head compare-and-set. */
+static int write_sealed(cairn_conn *c, struct cairn_sealed *s, cairn_buf *new_head, cairn_error *err)
 {
     cairn_store *store = c->ctx->store;
-    cairn_store_batch *batch = NULL;
-    cairn_db *committed = NULL;
     int rc;
-    if ((rc = cairn_store_batch_new(&batch, store)) < 0)
-        goto done;
-    if ((rc = cairn_db__commit(&committed, cur, base->has_commit ? &base->commit : NULL, base->has_commit ? 1 : 0,
-                               batch, err)) < 0)
-        goto done;
-    if ((rc = cairn_store_batch_commit(batch)) < 0) {
+    if ((rc = cairn_store_batch_commit(s->batch)) < 0) {
         cairn_error_copy(err, &store->err);
         if (rc != CAIRN_ENOMEM) {
+            pthread_mutex_lock(&c->lock);
             c->fatal = 1;
             cairn_error_set(&c->fatal_err, rc, ":writer/fatal", "writing nodes failed: %s", err ? err->message : "");
+            pthread_mutex_unlock(&c->lock);
         }
-        goto done;
+        return cairn_error_code(err, rc);
     }
-    if ((rc = cairn_head_encode(new_head, &committed->commit, committed->max_tx)) < 0)
-        goto done;
+    if ((rc = cairn_head_encode(new_head, &s->committed->commit, s->committed->max_tx)) < 0)
+        return cairn_error_code(err, rc);
     rc = cairn_store_head_cas(store, c->ctx->branch, c->head_raw.ptr, c->head_raw.len, new_head->ptr, new_head->len);
     if (rc == CAIRN_EIO && !strcmp(store->err.keyword, ":store/ambiguous")) {
         /* the store cannot tell whether the head moved: look */
@@ -399,44 +428,48 @@ static int commit_group(cairn_conn *c, cairn_db *base, cairn_db *cur, cairn_db *
     } else if (rc < 0) {
         cairn_error_copy(err, &store->err);
         if (rc != CAIRN_ENOMEM) {
+            pthread_mutex_lock(&c->lock);
             c->fatal = 1;
             cairn_error_set(&c->fatal_err, rc, ":writer/fatal", "moving the head failed: %s", err ? err->message : "");
+            pthread_mutex_unlock(&c->lock);
         }
     }
-done:
-    cairn_store_batch_free(batch);
-    if (rc < 0) {
-        cairn_db_release(committed);
-        return cairn_error_code(err, rc);
-    }
-    *committed_out = committed;
-    return 0;
+    return rc < 0 ? cairn_error_code(err, rc) : 0;
 }
 
-static void process_group(cairn_conn *c, cairn_txreq *group, cairn_db *base)
+/* Marks every request of a group done and wakes its caller (c->lock held;
+ * a request may vanish as soon as it is done, so next is read first). */
+static void finish_group(cairn_txreq *group)
 {
-    cairn_db *cur = cairn_db_retain(base), *committed = NULL;
-    cairn_buf new_head = CAIRN_BUF_INIT;
-    cairn_error cerr = CAIRN_ERROR_INIT;
-    size_t ok = 0;
-    int rc;
-    for (cairn_txreq *r = group; r; r = r->next) {
+    for (cairn_txreq *r = group, *next; r; r = next) {
+        next = r->next;
+        r->done = 1;
+        pthread_cond_signal(&r->cv);
+    }
+}
+
+/* Applies queued requests one after another, each on the db-after of the one
+ * before; *cur moves past every one that succeeds. */
+static void apply_requests(cairn_conn *c, cairn_txreq *reqs, cairn_db **cur)
+{
+    for (cairn_txreq *r = reqs; r; r = r->next) {
         cairn_tx_out out;
         cairn_db *after;
         if (c->fatal) {
+            pthread_mutex_lock(&c->lock);
             cairn_error_copy(&r->err, &c->fatal_err);
             r->rc = c->fatal_err.code ? c->fatal_err.code : CAIRN_ECLOSED;
+            pthread_mutex_unlock(&c->lock);
             continue;
         }
-        if ((r->rc = cairn_tx_apply(&out, cur, r->tx, r->tx_data, r->tx_meta, now_ms(), &r->err)) < 0)
+        if ((r->rc = cairn_tx_apply(&out, *cur, r->tx, r->tx_data, r->tx_meta, now_ms(), &r->err)) < 0)
             continue;
-        r->rc = cairn_db__apply(&after, cur, &out, &r->err);
+        r->rc = cairn_db__apply(&after, *cur, &out, &r->err);
         if (r->rc == 0) {
-            r->rc = cairn_tx_report_build(&r->report, cairn_db_retain(cur), cairn_db_retain(after), &out);
+            r->rc = cairn_tx_report_build(&r->report, cairn_db_retain(*cur), cairn_db_retain(after), &out);
             if (r->rc == 0) {
-                ok++;
-                cairn_db_release(cur);
-                cur = after;
+                cairn_db_release(*cur);
+                *cur = after;
             } else {
                 cairn_db_release(after);
                 cairn_error_code(&r->err, r->rc);
@@ -444,80 +477,198 @@ static void process_group(cairn_conn *c, cairn_txreq *group, cairn_db *base)
         }
         cairn_tx_out_dispose(&out);
     }
-    if (ok) {
-        rc = commit_group(c, base, cur, &committed, &new_head, &cerr);
+}
+
+/* Fails every applied request of a group with rc / err. */
+static void fail_group(cairn_txreq *group, int rc, const cairn_error *err)
+{
+    for (cairn_txreq *r = group; r; r = r->next) {
+        if (r->rc == 0) {
+            r->rc = rc;
+            cairn_error_copy(&r->err, err);
+            cairn_tx_report_free(r->report);
+            r->report = NULL;
+        }
+    }
+}
+
+/*
+ * The committer thread: writes each sealed group (nodes, then the head),
+ * publishes the new value, and acknowledges the group's callers. It runs
+ * while the writer thread applies and seals the next group.
+ */
+static void *committer_main(void *arg)
+{
+    cairn_conn *c = arg;
+    pthread_mutex_lock(&c->lock);
+    for (;;) {
+        struct cairn_sealed *s;
+        cairn_buf new_head = CAIRN_BUF_INIT;
+        cairn_error cerr = CAIRN_ERROR_INIT;
+        int rc;
+        while (!c->inflight && !c->committer_stop)
+            pthread_cond_wait(&c->commit_wake, &c->lock);
+        if (!c->inflight)
+            break;
+        s = c->inflight;
+        pthread_mutex_unlock(&c->lock);
+        rc = write_sealed(c, s, &new_head, &cerr);
         if (rc < 0) {
-            for (cairn_txreq *r = group; r; r = r->next) {
-                if (r->rc == 0) {
-                    r->rc = rc;
-                    cairn_error_copy(&r->err, &cerr);
-                    cairn_tx_report_free(r->report);
-                    r->report = NULL;
-                }
+            cairn_db *fresh = NULL;
+            cairn_buf raw = CAIRN_BUF_INIT;
+            fail_group(s->group, rc, &cerr);
+            /* build the next group on what is really there */
+            if (rc == CAIRN_ECONFLICT && read_latest(&fresh, &raw, c->ctx, NULL) < 0) {
+                cairn_db_release(fresh);
+                fresh = NULL;
             }
-            if (rc == CAIRN_ECONFLICT) {
-                /* build the next group on what is really there */
-                cairn_db *fresh = NULL;
-                cairn_buf raw = CAIRN_BUF_INIT;
-                if (read_latest(&fresh, &raw, c->ctx, NULL) == 0) {
-                    pthread_mutex_lock(&c->lock);
-                    cairn_db_release(c->latest);
-                    c->latest = fresh;
-                    cairn_buf_dispose(&c->head_raw);
-                    c->head_raw = raw;
-                    pthread_mutex_unlock(&c->lock);
-                } else {
-                    cairn_buf_dispose(&raw);
-                }
+            pthread_mutex_lock(&c->lock);
+            if (fresh) {
+                cairn_db_release(c->latest);
+                c->latest = fresh;
+                cairn_buf_dispose(&c->head_raw);
+                c->head_raw = raw;
+            } else {
+                cairn_buf_dispose(&raw);
             }
+            c->rebase = 1;  /* the applied-but-unsealed group stood on this one */
         } else {
             cairn_val cid = cairn_nil();
-            commit_id_val(&cid, &committed->commit);
-            for (cairn_txreq *r = group; r; r = r->next)
+            commit_id_val(&cid, &s->committed->commit);
+            for (cairn_txreq *r = s->group; r; r = r->next)
                 if (r->rc == 0 && r->report)
                     cairn_map_assoc(&r->report->tx_meta, KW(db_commitId), cid);
             cairn_release(cid);
             pthread_mutex_lock(&c->lock);
             cairn_db_release(c->latest);
-            c->latest = cairn_db_retain(committed);
+            c->latest = cairn_db_retain(s->committed);
             cairn_buf_dispose(&c->head_raw);
             c->head_raw = new_head;
             new_head.ptr = NULL;
             new_head.len = new_head.cap = 0;
             pthread_mutex_unlock(&c->lock);
-            call_listeners(c, group);
+            call_listeners(c, s->group);
+            pthread_mutex_lock(&c->lock);
         }
+        finish_group(s->group);
+        c->inflight = NULL;
+        pthread_cond_broadcast(&c->wake);
+        pthread_mutex_unlock(&c->lock);
+        cairn_store_batch_free(s->batch);
+        cairn_db_release(s->committed);
+        cairn_free(s);
+        cairn_buf_dispose(&new_head);
+        pthread_mutex_lock(&c->lock);
     }
-    cairn_db_release(committed);
-    cairn_db_release(cur);
-    cairn_buf_dispose(&new_head);
+    pthread_mutex_unlock(&c->lock);
+    return NULL;
 }
 
+/* Puts an applied group back at the front of the queue, as never applied. */
+static void requeue(cairn_conn *c, cairn_txreq *open, cairn_txreq *open_tail)
+{
+    for (cairn_txreq *r = open; r; r = r->next) {
+        cairn_tx_report_free(r->report);
+        r->report = NULL;
+        r->rc = 0;
+        cairn_error_clear(&r->err);
+    }
+    open_tail->next = c->head;
+    c->head = open;
+    if (!c->tail)
+        c->tail = open_tail;
+}
+
+/*
+ * The writer thread. It takes queued requests and applies them onto the
+ * newest sealed value (the open group). When the committer is idle it seals
+ * the open group (encodes its nodes and commit record) and hands it over, so
+ * applying the next group overlaps writing this one. If a sealed group fails,
+ * the open group stood on a value that will never exist: its requests go back
+ * to the queue and are applied again on the value really there.
+ */
 static void *writer_main(void *arg)
 {
     cairn_conn *c = arg;
+    cairn_txreq *open = NULL, *open_tail = NULL;
+    cairn_db *base = NULL, *cur = NULL;  /* the open group starts from base; cur is after it */
     pthread_mutex_lock(&c->lock);
     for (;;) {
-        cairn_txreq *group;
-        cairn_db *base;
-        while (!c->head && !c->stopping)
-            pthread_cond_wait(&c->wake, &c->lock);
-        if (!c->head)
-            break;
-        group = c->head;
-        c->head = c->tail = NULL;
-        base = cairn_db_retain(c->latest);
-        pthread_mutex_unlock(&c->lock);
-        process_group(c, group, base);
-        cairn_db_release(base);
-        pthread_mutex_lock(&c->lock);
-        for (cairn_txreq *r = group, *next; r; r = next) {
-            next = r->next;
-            r->done = 1;
+        if (c->rebase) {
+            if (open)
+                requeue(c, open, open_tail);
+            open = open_tail = NULL;
+            cairn_db_release(base);
+            cairn_db_release(cur);
+            base = cur = NULL;
+            c->rebase = 0;
         }
-        pthread_cond_broadcast(&c->done);
+        if (open && !c->inflight) {
+            struct cairn_sealed *s = NULL;
+            cairn_error serr = CAIRN_ERROR_INIT;
+            cairn_txreq *group = open;
+            int ok = 0, rc = 0;
+            open = open_tail = NULL;
+            pthread_mutex_unlock(&c->lock);
+            for (cairn_txreq *r = group; r; r = r->next)
+                ok += r->rc == 0;
+            if (ok) {
+                if ((s = cairn_malloc(sizeof *s)) != NULL) {
+                    memset(s, 0, sizeof *s);
+                    if ((rc = seal_group(&s->batch, &s->committed, c, base, cur, &serr)) < 0) {
+                        cairn_free(s);
+                        s = NULL;
+                    }
+                } else {
+                    rc = cairn_error_oom(&serr);
+                }
+                if (rc < 0)
+                    fail_group(group, rc, &serr);
+            }
+            cairn_db_release(cur);
+            if (s) {
+                cur = cairn_db_retain(s->committed);
+                cairn_db_release(base);
+                base = cairn_db_retain(cur);
+            } else {
+                cur = cairn_db_retain(base);
+            }
+            pthread_mutex_lock(&c->lock);
+            if (s) {
+                s->group = group;
+                c->inflight = s;
+                pthread_cond_signal(&c->commit_wake);
+            } else {
+                finish_group(group);
+            }
+            continue;
+        }
+        if (c->head) {
+            cairn_txreq *reqs = c->head, *last = c->tail;
+            c->head = c->tail = NULL;
+            if (!base) {
+                base = cairn_db_retain(c->latest);
+                cur = cairn_db_retain(base);
+            }
+            pthread_mutex_unlock(&c->lock);
+            apply_requests(c, reqs, &cur);
+            pthread_mutex_lock(&c->lock);
+            for (cairn_txreq *r = reqs; r; r = r->next)
+                c->applied++;
+            if (open_tail)
+                open_tail->next = reqs;
+            else
+                open = reqs;
+            open_tail = last;
+            continue;
+        }
+        if (c->stopping && !open && !c->inflight)
+            break;
+        pthread_cond_wait(&c->wake, &c->lock);
     }
     pthread_mutex_unlock(&c->lock);
+    cairn_db_release(base);
+    cairn_db_release(cur);
     return NULL;
 }
 
@@ -545,6 +696,11 @@ static int become_writer(cairn_conn *c, cairn_error *err)
         cairn_buf_dispose(&c->head_raw);
         c->head_raw = raw;
     }
+    if (!c->committer_started) {
+        if (pthread_create(&c->committer, NULL, committer_main, c) != 0)
+            return cairn_error_set(err, CAIRN_ERROR, ":writer/thread", "cannot start the committer thread");
+        c->committer_started = 1;
+    }
     if (!c->started) {
         if (pthread_create(&c->thread, NULL, writer_main, c) != 0)
             return cairn_error_set(err, CAIRN_ERROR, ":writer/thread", "cannot start the writer thread");
@@ -567,18 +723,23 @@ int cairn_transact_at(cairn_tx_report **out, cairn_conn *c, int64_t tx, cairn_va
     req.tx = tx;
     req.tx_data = tx_data;
     req.tx_meta = tx_meta;
+    pthread_cond_init(&req.cv, NULL);
     pthread_mutex_lock(&c->lock);
     if (c->fatal) {
         cairn_error_copy(err, &c->fatal_err);
+        rc = c->fatal_err.code ? c->fatal_err.code : CAIRN_ECLOSED;
         pthread_mutex_unlock(&c->lock);
-        return c->fatal_err.code ? c->fatal_err.code : CAIRN_ECLOSED;
+        pthread_cond_destroy(&req.cv);
+        return rc;
     }
     if (c->stopping) {
         pthread_mutex_unlock(&c->lock);
+        pthread_cond_destroy(&req.cv);
         return cairn_error_set(err, CAIRN_ECLOSED, ":connection-has-been-released", "connection has been released");
     }
     if ((rc = become_writer(c, err)) < 0) {
         pthread_mutex_unlock(&c->lock);
+        pthread_cond_destroy(&req.cv);
         return rc;
     }
     if (c->tail)
@@ -588,8 +749,9 @@ int cairn_transact_at(cairn_tx_report **out, cairn_conn *c, int64_t tx, cairn_va
     c->tail = &req;
     pthread_cond_signal(&c->wake);
     while (!req.done)
-        pthread_cond_wait(&c->done, &c->lock);
+        pthread_cond_wait(&req.cv, &c->lock);
     pthread_mutex_unlock(&c->lock);
+    pthread_cond_destroy(&req.cv);
     if (req.rc < 0) {
         cairn_error_copy(err, &req.err);
         return cairn_error_code(err, req.rc);

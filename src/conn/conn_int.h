@@ -40,6 +40,7 @@ typedef struct cairn_txreq {
     cairn_error err;              /* failure */
     int rc;                       /* status */
     int done;                     /* the writer finished with it */
+    pthread_cond_t cv;            /* signalled when done */
     struct cairn_txreq *next;     /* queue link */
 } cairn_txreq;
 
@@ -49,14 +50,27 @@ struct listener {
     void *payload;                /* its payload */
 };
 
+/* A group the writer sealed (encoded), for the committer to write. */
+struct cairn_sealed {
+    cairn_txreq *group;           /* its requests (failed ones included) */
+    cairn_db *committed;          /* the value its commit record describes */
+    cairn_store_batch *batch;     /* its nodes and commit record, not yet written */
+};
+
 struct cairn_conn {
     cairn_dbctx *ctx;             /* store context */
     pthread_mutex_t lock;         /* guards everything below */
     pthread_cond_t wake;          /* the writer has work or must stop */
-    pthread_cond_t done;          /* a request finished */
+    pthread_cond_t commit_wake;   /* the committer has a sealed group or must stop */
     cairn_txreq *head, *tail;     /* queued requests */
-    pthread_t thread;             /* the writer, once started */
+    pthread_t thread;             /* the writer (applies and seals), once started */
     int started;                  /* thread runs */
+    pthread_t committer;          /* writes sealed groups, once started */
+    int committer_started;        /* committer runs */
+    int committer_stop;           /* the writer is gone: committer may stop */
+    struct cairn_sealed *inflight; /* the group being written, or NULL */
+    int rebase;                   /* a sealed group failed: the writer drops what it built on it */
+    uint64_t applied;             /* requests the writer has applied (tests watch it) */
     int stopping;                 /* release asked it to stop */
     int is_writer;                /* holds the store's writer lock */
     int fatal;                    /* a commit failed in a way that forbids more writes */
