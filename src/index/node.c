@@ -109,23 +109,102 @@ static uint64_t head_of(const uint8_t *key, size_t from, size_t len)
     return cairn_get_be64(b);
 }
 
-void cairn_node_finish(cairn_node *n)
+/* The prefix every key of n shares (that of its first and last key). */
+static uint32_t common_prefix(const cairn_node *n)
 {
     size_t flen, llen, p = 0;
-    uint32_t g;
     const uint8_t *first = cairn_node_key(n, 0, &flen), *last = cairn_node_key(n, n->n - 1, &llen);
     while (p < flen && p < llen && first[p] == last[p])
         p++;
-    n->plen = (uint32_t)p;
+    return (uint32_t)p;
+}
+
+/* Sets the prefix copy and the group heads and offsets from plen and heads. */
+static void finish_groups(cairn_node *n)
+{
+    uint32_t g;
     memset(n->pfx, 0, sizeof n->pfx);
-    memcpy(n->pfx, first, p < sizeof n->pfx ? p : sizeof n->pfx);
-    for (uint32_t i = 0; i < n->n; i++)
-        n->heads[i] = head_of(n->keys + n->offs[i], p, n->offs[i + 1] - n->offs[i]);
+    memcpy(n->pfx, n->keys, n->plen < sizeof n->pfx ? n->plen : sizeof n->pfx);
     for (g = 0; g * CAIRN_NODE_GROUP < n->n; g++) {
         n->tops[g] = n->heads[g * CAIRN_NODE_GROUP];
         n->gofs[g] = n->offs[g * CAIRN_NODE_GROUP];
     }
     n->gofs[g] = n->offs[n->n];
+}
+
+void cairn_node_finish(cairn_node *n)
+{
+    uint32_t p = common_prefix(n);
+    n->plen = p;
+    for (uint32_t i = 0; i < n->n; i++)
+        n->heads[i] = head_of(n->keys + n->offs[i], p, n->offs[i + 1] - n->offs[i]);
+    finish_groups(n);
+}
+
+/*
+ * A leaf's few changes (the common case of a small transaction: a handful of
+ * keys into a leaf of hundreds) without taking the leaf apart: runs of
+ * untouched keys are copied with one memcpy each, and so are their search
+ * heads when the shared prefix stays the same. The result is the node
+ * cairn_node_build makes from the merged keys, byte for byte.
+ */
+cairn_node *cairn_node_splice_leaf(const cairn_node *old, const cairn_node_edit *ed, size_t k, uint32_t n,
+                                   size_t bytes)
+{
+    cairn_node *node;
+    uint32_t i = 0, o = 0;
+    size_t at = 0;
+    assert(old->level == 0 && n >= 1);
+    if (!(node = cairn_node_alloc(0, n, bytes)))
+        return NULL;
+    node->total = n;
+    /* keys and offsets */
+    for (size_t e = 0;; e++) {
+        uint32_t to = e < k ? ed[e].pos : old->n;
+        if (to > i) {
+            uint32_t base = old->offs[i];
+            memcpy(node->keys + at, old->keys + base, old->offs[to] - base);
+            for (uint32_t x = i; x < to; x++)
+                node->offs[++o] = (uint32_t)(at + old->offs[x + 1] - base);
+            at += old->offs[to] - base;
+            i = to;
+        }
+        if (e == k)
+            break;
+        if (ed[e].del) {
+            i++;
+            continue;
+        }
+        memcpy(node->keys + at, ed[e].key, ed[e].len);
+        at += ed[e].len;
+        node->offs[++o] = (uint32_t)at;
+    }
+    assert(o == n && at == bytes);
+    node->plen = common_prefix(node);
+    if (node->plen != old->plen) {
+        cairn_node_finish(node);
+        return node;
+    }
+    /* same prefix: the old keys keep their heads */
+    i = o = 0;
+    for (size_t e = 0;; e++) {
+        uint32_t to = e < k ? ed[e].pos : old->n;
+        if (to > i) {
+            memcpy(node->heads + o, old->heads + i, (size_t)(to - i) * sizeof *node->heads);
+            o += to - i;
+            i = to;
+        }
+        if (e == k)
+            break;
+        if (ed[e].del) {
+            i++;
+            continue;
+        }
+        node->heads[o] = head_of(node->keys + node->offs[o], node->plen, node->offs[o + 1] - node->offs[o]);
+        o++;
+    }
+    finish_groups(node);
+    return node;
 }
 
 /* Compares key[0..m) with the node's prefix (m <= plen). */

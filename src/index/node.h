@@ -295,6 +295,20 @@ size_t cairn_node_pack(size_t *cuts, const cairn_node_ent *e, size_t n, unsigned
  * e[i].node. NULL when out of memory. */
 cairn_node *cairn_node_build(unsigned level, const cairn_node_ent *e, size_t n);
 
+/* One change to a leaf for cairn_node_splice_leaf: insert key before old
+ * key pos, or (del) remove old key pos. Edits are in key order. */
+typedef struct cairn_node_edit {
+    uint32_t pos;            /* position in the old leaf */
+    int del;                 /* 1: remove key pos; 0: insert key before it */
+    const uint8_t *key;      /* the inserted key */
+    size_t len;              /* its length */
+} cairn_node_edit;
+
+/* The leaf old with edits ed[0..k) applied: n keys of bytes key bytes in
+ * all, within one node's limits (the caller checked). NULL: out of memory. */
+cairn_node *cairn_node_splice_leaf(const cairn_node *old, const cairn_node_edit *ed, size_t k, uint32_t n,
+                                   size_t bytes);
+
 /* A clean copy of a dirty node: same entries, children by address only
  * (the caller fills kids[i].addr of children that were in memory). */
 cairn_node *cairn_node_clone_clean(const cairn_node *n);
