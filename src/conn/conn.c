@@ -17,6 +17,16 @@
  * overlap the transaction work of the next. A transaction that fails fails
  * alone; the others of its group commit.
  *
+ * Lingering. With a fixed number of callers, each waiting for its own
+ * commit, sealing as soon as the committer is idle splits them into two
+ * cohorts that take turns (half of them applied while the other half is
+ * written), and on a store whose write takes milliseconds (fsyncs) that
+ * halves the group and nearly halves throughput. So when the last write was
+ * slow (>= 0.2 ms), the writer waits for the callers it just acknowledged to
+ * come back, up to half that write's time (at most 1 ms), and seals one full
+ * group: on the file store at 16 threads, groups went from 8.0 to 15.9
+ * requests on average. A fast store (memory) never waits.
+ *
  * When a sealed group fails to be written, the open group stood on a value
  * that will never exist. Its requests go back to the front of the queue,
  * unacknowledged, and are applied again on the value really there (a request
@@ -45,6 +55,13 @@ static int64_t now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 /* ---- lifecycle ------------------------------------------------------------------ */
@@ -257,7 +274,13 @@ int cairn_connect(cairn_conn **out, cairn_val config, cairn_error *err)
     c->latest = db;
     c->head_raw = raw;
     pthread_mutex_init(&c->lock, NULL);
-    pthread_cond_init(&c->wake, NULL);
+    {
+        pthread_condattr_t ca;
+        pthread_condattr_init(&ca);
+        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+        pthread_cond_init(&c->wake, &ca);
+        pthread_condattr_destroy(&ca);
+    }
     pthread_cond_init(&c->commit_wake, NULL);
     *out = c;
     return 0;
@@ -505,6 +528,7 @@ static void *committer_main(void *arg)
         struct cairn_sealed *s;
         cairn_buf new_head = CAIRN_BUF_INIT;
         cairn_error cerr = CAIRN_ERROR_INIT;
+        int64_t t0, t1;
         int rc;
         while (!c->inflight && !c->committer_stop)
             pthread_cond_wait(&c->commit_wake, &c->lock);
@@ -512,7 +536,9 @@ static void *committer_main(void *arg)
             break;
         s = c->inflight;
         pthread_mutex_unlock(&c->lock);
+        t0 = mono_ns();
         rc = write_sealed(c, s, &new_head, &cerr);
+        t1 = mono_ns();
         if (rc < 0) {
             cairn_db *fresh = NULL;
             cairn_buf raw = CAIRN_BUF_INIT;
@@ -552,6 +578,9 @@ static void *committer_main(void *arg)
         }
         finish_group(s->group);
         c->inflight = NULL;
+        c->write_ns = t1 - t0;
+        c->idle_since = mono_ns();
+        c->returning = s->count;
         pthread_cond_broadcast(&c->wake);
         pthread_mutex_unlock(&c->lock);
         cairn_store_batch_free(s->batch);
@@ -579,6 +608,10 @@ static void requeue(cairn_conn *c, cairn_txreq *open, cairn_txreq *open_tail)
         c->tail = open_tail;
 }
 
+/* Lingering: see writer_main. */
+#define LINGER_MIN_NS 200000    /* writes faster than this never wait */
+#define LINGER_MAX_NS 1000000   /* the longest wait for the last group's callers */
+
 /*
  * The writer thread. It takes queued requests and applies them onto the
  * newest sealed value (the open group). When the committer is idle it seals
@@ -591,6 +624,9 @@ static void *writer_main(void *arg)
 {
     cairn_conn *c = arg;
     cairn_txreq *open = NULL, *open_tail = NULL;
+    size_t open_count = 0;
+    int lingering;
+    int64_t linger_until = 0;
     cairn_db *base = NULL, *cur = NULL;  /* the open group starts from base; cur is after it */
     pthread_mutex_lock(&c->lock);
     for (;;) {
@@ -598,17 +634,34 @@ static void *writer_main(void *arg)
             if (open)
                 requeue(c, open, open_tail);
             open = open_tail = NULL;
+            open_count = 0;
             cairn_db_release(base);
             cairn_db_release(cur);
             base = cur = NULL;
             c->rebase = 0;
         }
-        if (open && !c->inflight) {
+        /* the callers of the group just written are about to come back:
+         * while the write was slow, give them a little time to join the
+         * next group, so that slow writes keep groups full */
+        lingering = 0;
+        if (open && !c->inflight && c->returning && c->write_ns >= LINGER_MIN_NS) {
+            int64_t wait = c->write_ns / 2 < LINGER_MAX_NS ? c->write_ns / 2 : LINGER_MAX_NS;
+            linger_until = c->idle_since + wait;
+            lingering = mono_ns() < linger_until;
+        }
+        if (lingering && !c->head) {
+            struct timespec ts = { (time_t)(linger_until / 1000000000), (long)(linger_until % 1000000000) };
+            pthread_cond_timedwait(&c->wake, &c->lock, &ts);
+            continue;
+        }
+        if (open && !c->inflight && !lingering) {
             struct cairn_sealed *s = NULL;
             cairn_error serr = CAIRN_ERROR_INIT;
             cairn_txreq *group = open;
+            size_t count = open_count;
             int ok = 0, rc = 0;
             open = open_tail = NULL;
+            open_count = 0;
             pthread_mutex_unlock(&c->lock);
             for (cairn_txreq *r = group; r; r = r->next)
                 ok += r->rc == 0;
@@ -636,6 +689,7 @@ static void *writer_main(void *arg)
             pthread_mutex_lock(&c->lock);
             if (s) {
                 s->group = group;
+                s->count = count;
                 c->inflight = s;
                 pthread_cond_signal(&c->commit_wake);
             } else {
@@ -653,8 +707,12 @@ static void *writer_main(void *arg)
             pthread_mutex_unlock(&c->lock);
             apply_requests(c, reqs, &cur);
             pthread_mutex_lock(&c->lock);
-            for (cairn_txreq *r = reqs; r; r = r->next)
+            for (cairn_txreq *r = reqs; r; r = r->next) {
                 c->applied++;
+                open_count++;
+                if (!c->inflight && c->returning)
+                    c->returning--;
+            }
             if (open_tail)
                 open_tail->next = reqs;
             else

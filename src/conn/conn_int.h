@@ -55,6 +55,7 @@ struct cairn_sealed {
     cairn_txreq *group;           /* its requests (failed ones included) */
     cairn_db *committed;          /* the value its commit record describes */
     cairn_store_batch *batch;     /* its nodes and commit record, not yet written */
+    size_t count;                 /* requests in group */
 };
 
 struct cairn_conn {
@@ -71,6 +72,9 @@ struct cairn_conn {
     struct cairn_sealed *inflight; /* the group being written, or NULL */
     int rebase;                   /* a sealed group failed: the writer drops what it built on it */
     uint64_t applied;             /* requests the writer has applied (tests watch it) */
+    size_t returning;             /* callers of the group written last not yet back */
+    int64_t write_ns;             /* how long the committer took to write it */
+    int64_t idle_since;           /* CLOCK_MONOTONIC ns when the committer went idle */
     int stopping;                 /* release asked it to stop */
     int is_writer;                /* holds the store's writer lock */
     int fatal;                    /* a commit failed in a way that forbids more writes */
