@@ -811,46 +811,43 @@ enum outcome { WON, STALE, AMBIGUOUS };
 
 /*
  * After linking slot seq (nonce) of head name: did that move the head?
- * See the file comment for why each answer is sound.
+ * See the file comment for why each answer is sound. *l is the listing the
+ * answer came from (free l->seqs), which prune_slots reuses.
  */
-static int cas_outcome(struct file_store *fs, const char *name, uint64_t seq, uint64_t nonce, enum outcome *out)
+static int cas_outcome(struct file_store *fs, const char *name, uint64_t seq, uint64_t nonce, enum outcome *out,
+                       struct seq_list *l)
 {
-    struct seq_list l;
     struct slot next;
-    int rc = list_slots(fs, name, &l);
+    int rc = list_slots(fs, name, l);
     if (rc < 0)
         return rc;
-    if (l.count && l.seqs[0] == seq)
+    if (l->count && l->seqs[0] == seq)
         *out = WON;
-    else if (!has_seq(&l, seq))
+    else if (!has_seq(l, seq))
         *out = AMBIGUOUS; /* ours was pruned: K commits went by since our link */
-    else if (!has_seq(&l, seq + 1))
+    else if (!has_seq(l, seq + 1))
         *out = STALE;     /* the slot above was pruned before our link */
     else if (slot_read(fs, name, seq + 1, &next) == 0)
         *out = next.prev == nonce ? WON : STALE;
     else
         *out = AMBIGUOUS;
-    cairn_free(l.seqs);
     return 0;
 }
 
-/* Removes the slots of head name more than keep_slots below the highest,
- * lowest first (cas_outcome relies on that order). Best effort. */
-static void prune_slots(struct file_store *fs, const char *name)
+/* Removes the slots of head name more than keep_slots below the highest of
+ * listing l (taken after this writer's link), lowest first (cas_outcome
+ * relies on that order). Best effort. */
+static void prune_slots(struct file_store *fs, const char *name, const struct seq_list *l)
 {
-    struct seq_list l;
     char fn[CAIRN_HEAD_NAME_MAX + SEQ_HEX + 2];
-    if (list_slots(fs, name, &l) < 0)
-        return;
-    for (size_t i = l.count; i-- > 0;) {
-        if (l.seqs[i] + fs->keep_slots > l.seqs[0])
+    for (size_t i = l->count; i-- > 0;) {
+        if (l->seqs[i] + fs->keep_slots > l->seqs[0])
             break;
         int rc;
-        slot_file_name(fn, sizeof fn, name, l.seqs[i]);
+        slot_file_name(fn, sizeof fn, name, l->seqs[i]);
         if ((rc = fs->vfs->unlink(fs->vfs, fs->heads, fn)) < 0 && rc != -ENOENT)
             break; /* going on would delete a slot above one left in place */
     }
-    cairn_free(l.seqs);
 }
 
 /* Links a new slot (seq, kind, value) for head name; CAIRN_ECONFLICT if taken. */
@@ -915,13 +912,14 @@ static int file_head_cas(cairn_store *s, const char *name, const void *expected,
     sl->prev = st.have ? st.cur.nonce : 0;
     sl->len = data ? len : 0;
     if ((rc = link_slot(fs, name, sl, data)) == 0) {
-        if (cas_outcome(fs, name, sl->seq, sl->nonce, &oc) < 0) {
+        struct seq_list l;
+        if (cas_outcome(fs, name, sl->seq, sl->nonce, &oc, &l) < 0) {
             char why[sizeof s->err.message];
             memcpy(why, s->err.message, sizeof why);
             rc = cairn_error_set(&s->err, CAIRN_EIO, ":store/ambiguous",
                                  "head %s: slot linked but not confirmed (%s); outcome unknown", name, why);
         } else if (oc == WON)
-            prune_slots(fs, name);
+            prune_slots(fs, name, &l);
         else if (oc == STALE) {
             unlink_own_slot(fs, name, sl->seq, sl->nonce);
             rc = cairn_error_set(&s->err, CAIRN_ECONFLICT, ":store/conflict", "head %s moved (stale writer)", name);
@@ -930,6 +928,7 @@ static int file_head_cas(cairn_store *s, const char *name, const void *expected,
                                  "head %s moved %u times during the compare-and-set; outcome unknown", name,
                                  fs->keep_slots);
         }
+        cairn_free(l.seqs);
     }
     cairn_free(sl);
     return rc;
