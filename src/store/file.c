@@ -15,9 +15,13 @@
  * Nodes. put_many writes each new node to a temp file and fsyncs it,
  * renames it into its fan-out directory, then fsyncs each touched directory
  * once (see "Skipped fsyncs" below). The writes and the directory fsyncs each run on up to
- * CAIRN_FILE_THREADS threads: concurrent fsyncs share journal commits, and
- * batched puts of 64 leaves went from 115-195 to 565-865 nodes/s on this
- * (shared, noisy) 2-core VM (bench/store_bench.c --threads 1 vs 4). A node found already
+ * CAIRN_FILE_THREADS (16) threads: the time goes to waiting on the device
+ * and on the file system's inode allocation, not to the CPU, and concurrent
+ * fsyncs share device flushes. Batched puts of 64 leaves went from 115-195 to
+ * 565-865 nodes/s on this (shared, noisy) 2-core VM (bench/store_bench.c
+ * --threads 1 vs 4), and a durable bulk load of 100k people (cairn_bench
+ * bulk-load-1000, three runs each, interleaved) from 59-132k datoms/s with 4
+ * threads to 172-195k with 16 (32: 176-200k). A node found already
  * present still gets its directory fsynced: a writer killed between its
  * rename and its directory fsync leaves a name that a power loss can still
  * take away. Readers only ever open final names, so a half-written node is

@@ -12,7 +12,7 @@
 #define CAIRN_FILE_FORMAT 1           /* the version file's number */
 #define CAIRN_FILE_KEEP_SLOTS 8       /* head slots kept per head */
 #define CAIRN_FILE_SWEEP_AGE 300      /* seconds before another writer's temp file is swept */
-#define CAIRN_FILE_THREADS 4          /* parallel node writers in one put_many */
+#define CAIRN_FILE_THREADS 16         /* parallel node writers in one put_many (at most 16) */
 
 /*
  * Deliberate durability bugs, for the crash tests to prove they catch them
