@@ -148,7 +148,7 @@ static double put_range(cairn_store *s, const struct payloads *ps, size_t from, 
 }
 
 /* Commit i: nodes i*COMMIT_NODES.. of cs and a record naming them, then
- * head_cas from the previous commit. */
+ * head_cas from the previous commit, in one call as the writer makes it. */
 static void commit_once(cairn_store *s, const struct payloads *cs, size_t i, cairn_addr *prev, int *have_prev)
 {
     uint8_t rec[16 * (COMMIT_NODES + 1)];
@@ -163,8 +163,9 @@ static void commit_once(cairn_store *s, const struct payloads *cs, size_t i, cai
             exit(1);
         memcpy(rec + 16 * (j + 1), a.bytes, 16);
     }
-    if (cairn_store_batch_add(b, rec, sizeof rec, &commit) < 0 || cairn_store_batch_commit(b) < 0 ||
-        cairn_store_head_cas(s, "db", *have_prev ? prev->bytes : NULL, *have_prev ? 16 : 0, commit.bytes, 16) < 0) {
+    if (cairn_store_batch_add(b, rec, sizeof rec, &commit) < 0 ||
+        cairn_store_batch_commit_head(b, "db", *have_prev ? prev->bytes : NULL, *have_prev ? 16 : 0, commit.bytes,
+                                      16) < 0) {
         fprintf(stderr, "store_bench: commit: %s\n", s->err.message);
         exit(1);
     }

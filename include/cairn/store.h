@@ -87,9 +87,21 @@ typedef struct cairn_store_methods {
     /** Closes the backend and frees s. */
     void (*close)(cairn_store *s);
     /* methods above are valid for version 1 */
+
+    /**
+     * Optional (NULL: cairn calls put_many, then head_cas): a commit in one
+     * call, nodes then head, with the same results as those two calls. The
+     * head must not move before every node is durable, but the backend may
+     * overlap the rest (the file store writes the new head slot while the
+     * nodes are written) or do both in one transaction. It may fail with
+     * CAIRN_ECONFLICT before writing any node.
+     */
+    int (*commit)(cairn_store *s, size_t n, const cairn_addr *addrs, const void *const *data, const size_t *lens,
+                  const char *name, const void *expected, size_t expected_len, const void *value, size_t len);
+    /* methods above are valid for version 2 */
 } cairn_store_methods;
 
-#define CAIRN_STORE_METHODS_VERSION 1
+#define CAIRN_STORE_METHODS_VERSION 2
 
 /**
  * Every store starts with this header; a backend embeds it as the first

@@ -419,24 +419,16 @@ static int seal_group(cairn_store_batch **batch_out, cairn_db **committed_out, c
     return 0;
 }
 
-/* Writes a sealed group: its nodes durably, then the head compare-and-set. */
+/* Writes a sealed group: its nodes durably, then the head compare-and-set
+ * (in one call, which the file store overlaps: cairn/store.h, commit). */
 static int write_sealed(cairn_conn *c, struct cairn_sealed *s, cairn_buf *new_head, cairn_error *err)
 {
     cairn_store *store = c->ctx->store;
     int rc;
-    if ((rc = cairn_store_batch_commit(s->batch)) < 0) {
-        cairn_error_copy(err, &store->err);
-        if (rc != CAIRN_ENOMEM) {
-            pthread_mutex_lock(&c->lock);
-            c->fatal = 1;
-            cairn_error_set(&c->fatal_err, rc, ":writer/fatal", "writing nodes failed: %s", err ? err->message : "");
-            pthread_mutex_unlock(&c->lock);
-        }
-        return cairn_error_code(err, rc);
-    }
     if ((rc = cairn_head_encode(new_head, &s->committed->commit, s->committed->max_tx)) < 0)
         return cairn_error_code(err, rc);
-    rc = cairn_store_head_cas(store, c->ctx->branch, c->head_raw.ptr, c->head_raw.len, new_head->ptr, new_head->len);
+    rc = cairn_store_batch_commit_head(s->batch, c->ctx->branch, c->head_raw.ptr, c->head_raw.len, new_head->ptr,
+                                       new_head->len);
     if (rc == CAIRN_EIO && !strcmp(store->err.keyword, ":store/ambiguous")) {
         /* the store cannot tell whether the head moved: look */
         void *data = NULL;
@@ -453,7 +445,8 @@ static int write_sealed(cairn_conn *c, struct cairn_sealed *s, cairn_buf *new_he
         if (rc != CAIRN_ENOMEM) {
             pthread_mutex_lock(&c->lock);
             c->fatal = 1;
-            cairn_error_set(&c->fatal_err, rc, ":writer/fatal", "moving the head failed: %s", err ? err->message : "");
+            cairn_error_set(&c->fatal_err, rc, ":writer/fatal", "writing the commit failed: %s",
+                            err ? err->message : "");
             pthread_mutex_unlock(&c->lock);
         }
     }

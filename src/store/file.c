@@ -855,17 +855,52 @@ static void prune_slots(struct file_store *fs, const char *name, const struct se
 }
 
 /* Links a new slot (seq, kind, value) for head name; CAIRN_ECONFLICT if taken. */
-static int link_slot(struct file_store *fs, const char *name, struct slot *sl, const void *value)
+/* A slot written to a temp file, fsynced, not yet linked (stage_slot). */
+struct staged {
+    struct file_store *fs;      /* the store */
+    const char *name;           /* the head */
+    struct slot *sl;            /* the slot, encoded */
+    size_t n;                   /* its bytes */
+    char tmp[48];               /* the temp file */
+    int rc;                     /* write_temp's result */
+    int fsync_failed;           /* ... and whether its fsync failed */
+};
+
+/* Writes sl (seq, kind, value) for head name to a temp file: 0 or -errno in
+ * st->rc. Touches no shared state, so it may run beside put_many. */
+static void stage_slot(struct staged *st)
 {
-    char tmp[48], fn[CAIRN_HEAD_NAME_MAX + SEQ_HEX + 2];
-    size_t n = slot_encode(sl, name, value);
-    int fsync_failed, rc;
-    temp_name(fs, tmp, sizeof tmp);
-    if ((rc = write_temp(fs, tmp, sl->buf, n, &fsync_failed)) < 0)
-        return fsync_failed ? fail_stop(fs, rc, "head") : io_error(&fs->base.err, rc, "head", "temp file");
-    slot_file_name(fn, sizeof fn, name, sl->seq);
-    rc = fs->vfs->link(fs->vfs, fs->tmp, tmp, fs->heads, fn);
-    fs->vfs->unlink(fs->vfs, fs->tmp, tmp);
+    st->rc = write_temp(st->fs, st->tmp, st->sl->buf, st->n, &st->fsync_failed);
+}
+
+static void *stage_slot_main(void *p)
+{
+    stage_slot(p);
+    return NULL;
+}
+
+static void stage_init(struct staged *st, struct file_store *fs, const char *name, struct slot *sl, const void *value)
+{
+    memset(st, 0, sizeof *st);
+    st->fs = fs;
+    st->name = name;
+    st->sl = sl;
+    st->n = slot_encode(sl, name, value);
+    temp_name(fs, st->tmp, sizeof st->tmp);
+}
+
+/* Links a staged slot as heads/<name>.<seq>; CAIRN_ECONFLICT if taken. */
+static int publish_slot(struct staged *st)
+{
+    struct file_store *fs = st->fs;
+    const char *name = st->name;
+    char fn[CAIRN_HEAD_NAME_MAX + SEQ_HEX + 2];
+    int rc;
+    if (st->rc < 0)
+        return st->fsync_failed ? fail_stop(fs, st->rc, "head") : io_error(&fs->base.err, st->rc, "head", "temp file");
+    slot_file_name(fn, sizeof fn, name, st->sl->seq);
+    rc = fs->vfs->link(fs->vfs, fs->tmp, st->tmp, fs->heads, fn);
+    fs->vfs->unlink(fs->vfs, fs->tmp, st->tmp);
     if (rc == -EEXIST)
         return cairn_error_set(&fs->base.err, CAIRN_ECONFLICT, ":store/conflict", "head %s moved", name);
     if (rc < 0)
@@ -886,11 +921,22 @@ static void unlink_own_slot(struct file_store *fs, const char *name, uint64_t se
     }
 }
 
-static int file_head_cas(cairn_store *s, const char *name, const void *expected, size_t expected_len,
-                         const void *data, size_t len)
+/*
+ * head_cas, and with nodes (n > 0) the commit method: the nodes are written
+ * while the new slot is written to its temp file and fsynced on a second
+ * thread, and the slot is linked only once put_many has returned, so the head
+ * never names a node that is not durable. A small commit then waits for
+ * three rounds of fsyncs (the record and slot files together, the record's
+ * directory, heads/) instead of four: on the file store, tx-entity at 16
+ * threads went from 2.9-3.0k to 3.2-3.8k tx/s (interleaved runs).
+ */
+static int cas_with_nodes(cairn_store *s, const char *name, const void *expected, size_t expected_len,
+                          const void *data, size_t len, size_t n, const cairn_addr *addrs, const void *const *nodes,
+                          const size_t *lens)
 {
     struct file_store *fs = fs_of(s);
     struct head_state st;
+    struct staged stg;
     struct slot *sl;
     enum outcome oc;
     int rc, present;
@@ -905,9 +951,7 @@ static int file_head_cas(cairn_store *s, const char *name, const void *expected,
                  : present)
         return cairn_store_head_conflict(s, name);
     if (!data && !present)
-        return 0; /* deleting an absent head */
-    if (fs->race_hook)
-        fs->race_hook(fs->race_payload, name);
+        return n ? file_put_many(s, n, addrs, nodes, lens) : 0; /* deleting an absent head */
     if (!(sl = cairn_malloc(sizeof *sl)))
         return cairn_error_oom(&s->err);
     sl->seq = st.max_seq + 1;
@@ -915,7 +959,28 @@ static int file_head_cas(cairn_store *s, const char *name, const void *expected,
     sl->nonce = cairn_vfs_random64() | 1;
     sl->prev = st.have ? st.cur.nonce : 0;
     sl->len = data ? len : 0;
-    if ((rc = link_slot(fs, name, sl, data)) == 0) {
+    stage_init(&stg, fs, name, sl, data);
+    if (n) {
+        pthread_t th;
+        /* threads 1: no I/O off the calling thread (the crash tests' file system) */
+        int threaded = fs->threads > 1 && pthread_create(&th, NULL, stage_slot_main, &stg) == 0;
+        rc = file_put_many(s, n, addrs, nodes, lens);
+        if (threaded)
+            pthread_join(th, NULL);
+        else if (rc == 0)
+            stage_slot(&stg);
+        if (rc < 0) {
+            if (threaded && stg.rc == 0)
+                fs->vfs->unlink(fs->vfs, fs->tmp, stg.tmp);
+            cairn_free(sl);
+            return rc;
+        }
+    } else {
+        stage_slot(&stg);
+    }
+    if (fs->race_hook)
+        fs->race_hook(fs->race_payload, name);
+    if ((rc = publish_slot(&stg)) == 0) {
         struct seq_list l;
         if (cas_outcome(fs, name, sl->seq, sl->nonce, &oc, &l) < 0) {
             char why[sizeof s->err.message];
@@ -936,6 +1001,19 @@ static int file_head_cas(cairn_store *s, const char *name, const void *expected,
     }
     cairn_free(sl);
     return rc;
+}
+
+static int file_head_cas(cairn_store *s, const char *name, const void *expected, size_t expected_len,
+                         const void *data, size_t len)
+{
+    return cas_with_nodes(s, name, expected, expected_len, data, len, 0, NULL, NULL, NULL);
+}
+
+static int file_commit(cairn_store *s, size_t n, const cairn_addr *addrs, const void *const *nodes,
+                       const size_t *lens, const char *name, const void *expected, size_t expected_len,
+                       const void *value, size_t len)
+{
+    return cas_with_nodes(s, name, expected, expected_len, value, len, n, addrs, nodes, lens);
 }
 
 struct name_list {
@@ -1097,7 +1175,7 @@ static void file_close(cairn_store *s)
 
 static const cairn_store_methods file_methods = {
     CAIRN_STORE_METHODS_VERSION, "file", file_get, file_put_many, file_del, file_list, file_head_read,
-    file_head_cas, file_head_list, file_lock, file_unlock, file_close,
+    file_head_cas, file_head_list, file_lock, file_unlock, file_close, file_commit,
 };
 
 static int check_version(const uint8_t *buf, size_t n, const char *path, cairn_error *err)

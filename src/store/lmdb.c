@@ -371,6 +371,33 @@ static int lmdb_head_cas(cairn_store *s, const char *name, const void *expected,
     return rc;
 }
 
+/* A commit: the nodes and the head in one transaction, one sync instead of two. */
+struct commit_args {
+    struct put_args put;        /* the nodes */
+    struct cas_args cas;        /* then the head */
+};
+
+static int commit_txn(struct lmdb_env *e, MDB_txn *txn, void *arg)
+{
+    struct commit_args *a = arg;
+    int rc = put_nodes(e, txn, &a->put);
+    return rc == 0 ? cas_head(e, txn, &a->cas) : rc;
+}
+
+static int lmdb_commit(cairn_store *s, size_t n, const cairn_addr *addrs, const void *const *data,
+                       const size_t *lens, const char *name, const void *expected, size_t expected_len,
+                       const void *value, size_t len)
+{
+    struct commit_args a = { { n, addrs, data, lens }, { name, expected, expected_len, value, len } };
+    int rc;
+    if ((rc = cairn_store_check_head(s, name, CAIRN_MAX(len, expected_len))) < 0)
+        return rc;
+    rc = write_txn(ls_of(s), commit_txn, &a, "commit");
+    if (rc == CAIRN_ECONFLICT)
+        cairn_store_head_conflict(s, name);
+    return rc;
+}
+
 static int lmdb_head_list(cairn_store *s, cairn_store_name_cb cb, void *payload)
 {
     uint8_t *keys;
@@ -432,7 +459,7 @@ static void lmdb_close(cairn_store *s)
 
 static const cairn_store_methods lmdb_methods = {
     CAIRN_STORE_METHODS_VERSION, "lmdb", lmdb_get, lmdb_put_many, lmdb_del, lmdb_list, lmdb_head_read,
-    lmdb_head_cas, lmdb_head_list, lmdb_lock, lmdb_unlock, lmdb_close,
+    lmdb_head_cas, lmdb_head_list, lmdb_lock, lmdb_unlock, lmdb_close, lmdb_commit,
 };
 
 /* Opens the named databases and checks (or writes) the format record. */

@@ -258,7 +258,7 @@ static void mem_close(cairn_store *s)
 
 static const cairn_store_methods mem_methods = {
     CAIRN_STORE_METHODS_VERSION, "mem", mem_get, mem_put_many, mem_del, mem_list, mem_head_read,
-    mem_head_cas, mem_head_list, mem_lock, mem_unlock, mem_close,
+    mem_head_cas, mem_head_list, mem_lock, mem_unlock, mem_close, NULL,
 };
 
 int cairn_store_mem_open(cairn_store **out, cairn_val config, cairn_error *err)

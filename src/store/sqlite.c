@@ -478,6 +478,33 @@ static int sqlite_head_cas(cairn_store *s, const char *name, const void *expecte
     return rc;
 }
 
+/* A commit: the nodes and the head in one transaction, one sync instead of two. */
+struct commit_args {
+    struct put_args put;        /* the nodes */
+    struct cas_args cas;        /* then the head */
+};
+
+static int commit_txn(struct conn *c, void *arg)
+{
+    struct commit_args *a = arg;
+    int rc = put_nodes(c, &a->put);
+    return rc == SQLITE_OK ? cas_head(c, &a->cas) : rc;
+}
+
+static int sqlite_commit(cairn_store *s, size_t n, const cairn_addr *addrs, const void *const *data,
+                         const size_t *lens, const char *name, const void *expected, size_t expected_len,
+                         const void *value, size_t len)
+{
+    struct commit_args a = { { n, addrs, data, lens }, { name, expected, expected_len, value, len } };
+    int rc;
+    if ((rc = cairn_store_check_head(s, name, CAIRN_MAX(len, expected_len))) < 0)
+        return rc;
+    rc = write_txn(ss_of(s), commit_txn, &a, "commit");
+    if (rc == CAIRN_ECONFLICT)
+        cairn_store_head_conflict(s, name);
+    return rc;
+}
+
 /* ---- the writer lock ----------------------------------------------------------------- */
 
 static int sqlite_lock(cairn_store *s)
@@ -507,7 +534,7 @@ static void sqlite_close(cairn_store *s)
 
 static const cairn_store_methods sqlite_methods = {
     CAIRN_STORE_METHODS_VERSION, "sqlite", sqlite_get, sqlite_put_many, sqlite_del, sqlite_list, sqlite_head_read,
-    sqlite_head_cas, sqlite_head_list, sqlite_lock, sqlite_unlock, sqlite_close,
+    sqlite_head_cas, sqlite_head_list, sqlite_lock, sqlite_unlock, sqlite_close, sqlite_commit,
 };
 
 /* Creates the schema in a new database, or checks an existing one's identity. */

@@ -453,6 +453,25 @@ int cairn_store_batch_commit(cairn_store_batch *b)
     return rc;
 }
 
+int cairn_store_batch_commit_head(cairn_store_batch *b, const char *name, const void *expected, size_t expected_len,
+                                  const void *value, size_t len)
+{
+    cairn_store *s = b->store;
+    int rc;
+    if ((rc = cairn_store_check_head(s, name, CAIRN_MAX(len, expected_len))) < 0)
+        return rc;
+    if (s->methods->version < 2 || !s->methods->commit) {
+        if ((rc = cairn_store_batch_commit(b)) < 0)
+            return rc;
+        return s->methods->head_cas(s, name, expected, expected_len, value, len);
+    }
+    rc = s->methods->commit(s, b->count, b->addrs, (const void *const *)b->frames, b->lens, name, expected,
+                            expected_len, value, len);
+    if (rc == 0)
+        batch_clear(b);
+    return rc;
+}
+
 void cairn_store_batch_free(cairn_store_batch *b)
 {
     if (!b)

@@ -60,6 +60,15 @@ size_t cairn_store_batch_bytes(const cairn_store_batch *b);
 int cairn_store_batch_commit(cairn_store_batch *b);
 void cairn_store_batch_free(cairn_store_batch *b);
 
+/*
+ * Writes every buffered node durably, then moves head name from expected to
+ * value (cairn_store_batch_commit then cairn_store_head_cas, through the
+ * backend's commit method when it has one). The batch is empty afterwards
+ * when the nodes were written.
+ */
+int cairn_store_batch_commit_head(cairn_store_batch *b, const char *name, const void *expected, size_t expected_len,
+                                  const void *value, size_t len);
+
 /* Heads, locking: thin wrappers that check arguments and fill s->err. */
 int cairn_store_head_read(cairn_store *s, const char *name, void **data_out, size_t *len_out);
 int cairn_store_head_cas(cairn_store *s, const char *name, const void *expected, size_t expected_len,

@@ -238,7 +238,7 @@ static void f_close(cairn_store *s)
 
 static const cairn_store_methods fault_methods = {
     CAIRN_STORE_METHODS_VERSION, "fault", f_get, f_put_many, f_del, f_list, f_head_read,
-    f_head_cas, f_head_list, f_lock, f_unlock, f_close,
+    f_head_cas, f_head_list, f_lock, f_unlock, f_close, NULL,
 };
 
 int store_fault_wrap(cairn_store **out, cairn_store *inner, store_fault **ctl)

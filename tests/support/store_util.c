@@ -131,9 +131,10 @@ int store_wl_commit(store_wl *w, cairn_store *s, uint8_t *value_out)
             if ((rc = cairn_store_head_cas(s, w->head, w->seq ? prev : NULL, w->seq ? sizeof prev : 0, value,
                                            sizeof value)) == 0)
                 rc = cairn_store_batch_commit(b);
-        } else if ((rc = cairn_store_batch_commit(b)) == 0) {
-            rc = cairn_store_head_cas(s, w->head, w->seq ? prev : NULL, w->seq ? sizeof prev : 0, value,
-                                      sizeof value);
+        } else {
+            /* as the writer commits: one call (cairn/store.h, commit) */
+            rc = cairn_store_batch_commit_head(b, w->head, w->seq ? prev : NULL, w->seq ? sizeof prev : 0, value,
+                                               sizeof value);
         }
     }
     if (rc == 0) {
