@@ -61,7 +61,7 @@ typedef struct cairn_dbctx {
 typedef struct cairn_delta cairn_delta;
 
 /* Tails stay below these; then the writer stores the trees (tail.c). */
-#define CAIRN_TAIL_MAX_COMMITS 64
+#define CAIRN_TAIL_MAX_COMMITS 256
 #define CAIRN_TAIL_MAX_KEYS 65536
 #define CAIRN_TAIL_DEPTH_MAX 100000  /* :tail-commits bound; deeper tails are corrupt */
 
