@@ -471,13 +471,15 @@ static void apply_requests(cairn_conn *c, cairn_txreq *reqs, cairn_db **cur)
     for (cairn_txreq *r = reqs; r; r = r->next) {
         cairn_tx_out out;
         cairn_db *after;
-        if (c->fatal) {
-            pthread_mutex_lock(&c->lock);
+        int fatal;
+        pthread_mutex_lock(&c->lock); /* the committer sets fatal */
+        if ((fatal = c->fatal) != 0) {
             cairn_error_copy(&r->err, &c->fatal_err);
             r->rc = c->fatal_err.code ? c->fatal_err.code : CAIRN_ECLOSED;
-            pthread_mutex_unlock(&c->lock);
-            continue;
         }
+        pthread_mutex_unlock(&c->lock);
+        if (fatal)
+            continue;
         if ((r->rc = cairn_tx_apply(&out, *cur, r->tx, r->tx_data, r->tx_meta, now_ms(), &r->err)) < 0)
             continue;
         r->rc = cairn_db__apply(&after, *cur, &out, &r->err);

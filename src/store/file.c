@@ -854,7 +854,6 @@ static void prune_slots(struct file_store *fs, const char *name, const struct se
     }
 }
 
-/* Links a new slot (seq, kind, value) for head name; CAIRN_ECONFLICT if taken. */
 /* A slot written to a temp file, fsynced, not yet linked (stage_slot). */
 struct staged {
     struct file_store *fs;      /* the store */
@@ -972,6 +971,8 @@ static int cas_with_nodes(cairn_store *s, const char *name, const void *expected
         if (rc < 0) {
             if (threaded && stg.rc == 0)
                 fs->vfs->unlink(fs->vfs, fs->tmp, stg.tmp);
+            if (threaded && stg.fsync_failed)
+                atomic_store(&fs->failed, 1); /* fail-stop, keeping put_many's error */
             cairn_free(sl);
             return rc;
         }
