@@ -163,6 +163,7 @@ int cairn_config_open_ctx(cairn_dbctx **out, const cairn_config *cfg, cairn_erro
     ctx->read_flex = cfg->read_flex;
     ctx->tail_max_commits = cfg->tail_commits;
     ctx->tail_max_keys = CAIRN_TAIL_MAX_KEYS;
+    ctx->tail_max_dirty = CAIRN_TAIL_MAX_DIRTY;
     {
         cairn_btree_opts def = CAIRN_BTREE_OPTS_INIT;
         ctx->tree_opts = def;

@@ -117,10 +117,27 @@ static int put_node(cairn_store_batch *batch, const cairn_buf *b, cairn_addr *ad
 /* Whether committing db (built on its one parent) may store a tail instead
  * of its trees: the parent's trees or tail are stored, and the tail stays
  * within its bounds (tail.c). */
+/*
+ * Whether db's commit may extend its tail. Besides the commit and key bounds,
+ * the nodes a tail leaves unstored live in the writer's memory, outside the
+ * cache's bound: random small updates (retractEntity, say) dirty a few dozen
+ * 8 KiB leaves each, which over 256 commits would be over 100 MB. So every
+ * CAIRN_TAIL_DIRTY_EVERY commits of a tail the writer measures those bytes
+ * (a walk of the unstored nodes only) and stores the trees past
+ * ctx->tail_max_dirty.
+ */
 static int tail_fits(const cairn_db *db, size_t nparents, uint64_t pending_keys)
 {
-    return nparents == 1 && db->has_base && db->pending && db->tail_depth + 1 <= db->ctx->tail_max_commits &&
-           db->tail_keys + pending_keys <= db->ctx->tail_max_keys;
+    uint32_t depth = db->tail_depth + 1;
+    size_t dirty = 0;
+    if (!(nparents == 1 && db->has_base && db->pending && depth <= db->ctx->tail_max_commits &&
+          db->tail_keys + pending_keys <= db->ctx->tail_max_keys))
+        return 0;
+    if (depth % CAIRN_TAIL_DIRTY_EVERY)
+        return 1;
+    for (int t = 0; t < CAIRN_T_COUNT_; t++)
+        dirty += cairn_btree_dirty_bytes(&db->trees[t]);
+    return dirty <= db->ctx->tail_max_dirty;
 }
 
 int cairn_db__commit(cairn_db **out, const cairn_db *db, const cairn_addr *parents, size_t nparents,

@@ -52,6 +52,7 @@ typedef struct cairn_dbctx {
     int read_flex;               /* :schema-flexibility :read */
     uint32_t tail_max_commits;   /* :tail-commits, longest tail a commit may end */
     uint64_t tail_max_keys;      /* most key changes a tail may hold */
+    size_t tail_max_dirty;       /* most bytes of unstored nodes a tail may leave the writer holding */
     pthread_mutex_t memo_mu;     /* guards the two below */
     struct cairn_tail_memo *memo; /* trees of the commits of the tail replayed last (tail.c) */
     size_t memo_count;           /* entries */
@@ -64,6 +65,8 @@ typedef struct cairn_delta cairn_delta;
 #define CAIRN_TAIL_MAX_COMMITS 256
 #define CAIRN_TAIL_MAX_KEYS 65536
 #define CAIRN_TAIL_DEPTH_MAX 100000  /* :tail-commits bound; deeper tails are corrupt */
+#define CAIRN_TAIL_MAX_DIRTY ((size_t)64 << 20) /* see tail_fits (commit.c) */
+#define CAIRN_TAIL_DIRTY_EVERY 16    /* commits between two measures of those bytes */
 
 struct cairn_db {
     _Atomic uint32_t refcnt;           /* references */

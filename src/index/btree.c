@@ -173,6 +173,23 @@ int cairn_btree_root(cairn_addr *out, const cairn_btree *t)
     return 0;
 }
 
+static size_t dirty_bytes(const cairn_node *n)
+{
+    size_t sum;
+    if (!n || n->clean)
+        return 0;
+    sum = n->mem_len;
+    if (n->level)
+        for (uint32_t i = 0; i < n->n; i++)
+            sum += dirty_bytes(n->kids[i].node);
+    return sum;
+}
+
+size_t cairn_btree_dirty_bytes(const cairn_btree *t)
+{
+    return dirty_bytes(t->root);
+}
+
 size_t cairn_btree_key_max(const cairn_btree *t)
 {
     return t->node_bytes / 4 - CAIRN_NODE_BRANCH_OVERHEAD;

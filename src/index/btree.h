@@ -109,6 +109,8 @@ int cairn_btree_is_committed(const cairn_btree *t);
 
 /** t's root address. @return 0, or CAIRN_EINVALID when t is not committed. */
 int cairn_btree_root(cairn_addr *out, const cairn_btree *t);
+/** Bytes of the tree's nodes not yet committed (held only in memory). */
+size_t cairn_btree_dirty_bytes(const cairn_btree *t);
 
 /* Checks opts (NULL: defaults) and gives the limits they mean. 0 or
  * CAIRN_EINVALID. */

@@ -7,6 +7,7 @@
 
 #include "test.h"
 #include "cairn.h"
+#include "conn/conn_int.h"
 
 static cairn_val edn(const char *text)
 {
@@ -283,6 +284,45 @@ void test_db_tail__a_transaction_beyond_the_key_bound_stores_its_nodes(void)
     cairn_release(cfg);
     cairn_conn_release(cold);
     cairn_conn_release(w);
+}
+
+/* Flushes among 40 single-entity commits on a store whose tails may hold
+ * 1000 commits, with the writer's bound on unstored node bytes set to max. */
+static int flushes_with_dirty_bound(const char *dir, size_t max)
+{
+    cairn_conn *w = create(dir, 1000), *cold;
+    cairn_val cfg;
+    char tx[128], *a, *b;
+    int flushes = 0;
+    w->ctx->tail_max_dirty = max;
+    transact(w, SCHEMA);
+    for (int i = 0; i < 40; i++) {
+        size_t before = count_node_files(dir);
+        snprintf(tx, sizeof tx, "[{:name \"p%d\" :age %d}]", i, i);
+        transact(w, tx);
+        flushes += count_node_files(dir) > before + 1;
+    }
+    cfg = config(dir, 1000);
+    CHECK_OK(cairn_connect(&cold, cfg, NULL));
+    a = latest_dump(w, 0);
+    b = latest_dump(cold, 0);
+    CHECK(!strcmp(a, b));
+    free(a);
+    free(b);
+    cairn_release(cfg);
+    cairn_conn_release(cold);
+    cairn_conn_release(w);
+    return flushes;
+}
+
+void test_db_tail__the_writer_stores_the_trees_when_unstored_nodes_pass_their_bound(void)
+{
+    char dir[600];
+    snprintf(dir, sizeof dir, "%s/roomy", test_tmpdir());
+    CHECK_EQ(flushes_with_dirty_bound(dir, (size_t)64 << 20), 0);
+    /* measured every 16 commits of a tail: depths 16 and 32 store the trees */
+    snprintf(dir, sizeof dir, "%s/tight", test_tmpdir());
+    CHECK_EQ(flushes_with_dirty_bound(dir, 1), 2);
 }
 
 void test_db_tail__tail_commits_must_be_a_small_non_negative_integer(void)
