@@ -166,6 +166,9 @@ void test_cli_shell__terminal_editing_completion_history(void)
     at = cli_pty_expect(&p, 0, "cairn> ", 10000);
     cli_pty_type(&p, "\033[A\r");  /* the last entry: .help */
     at = cli_pty_expect(&p, at, "open another database", 10000);
+    /* type only at the prompt, as everywhere above: input that arrives while
+     * the shell is still printing can meet libedit before its raw mode */
+    at = cli_pty_expect(&p, at, "cairn> ", 10000);
     cli_pty_type(&p, ".quit\r");
     CHECK_EQ(cli_pty_finish(&p), 0);
     free(p.seen);
