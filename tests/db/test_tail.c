@@ -248,12 +248,28 @@ void test_db_tail__tails_read_back_as_the_writer_saw_them_cold_incremental_and_b
 
 /* A transaction larger than a tail may hold is stored as nodes at once, and
  * the commits after it start a new tail on top of it. */
+/* A cold connection to dir reads what the writer w holds; w is released. */
+static void check_cold_matches_and_release(cairn_conn *w, const char *dir, int tail_commits)
+{
+    cairn_val cfg = config(dir, tail_commits);
+    cairn_conn *cold;
+    char *a, *b;
+    CHECK_OK(cairn_connect(&cold, cfg, NULL));
+    a = latest_dump(w, 0);
+    b = latest_dump(cold, 0);
+    CHECK(!strcmp(a, b));
+    free(a);
+    free(b);
+    cairn_release(cfg);
+    cairn_conn_release(cold);
+    cairn_conn_release(w);
+}
+
 void test_db_tail__a_transaction_beyond_the_key_bound_stores_its_nodes(void)
 {
     char dir[600];
-    cairn_conn *w, *cold;
-    cairn_val cfg;
-    char *big, *a, *b;
+    cairn_conn *w;
+    char *big;
     size_t cap = 64 * 24000, len = 0, before, after;
     snprintf(dir, sizeof dir, "%s/db", test_tmpdir());
     w = create(dir, 64);
@@ -274,25 +290,15 @@ void test_db_tail__a_transaction_beyond_the_key_bound_stores_its_nodes(void)
     CHECK_MSG(after > before + 20, "%zu node files before, %zu after", before, after);
     transact(w, "[{:name \"third\" :age 3}]");
     CHECK_EQ(count_node_files(dir), after + 1);
-    cfg = config(dir, 64);
-    CHECK_OK(cairn_connect(&cold, cfg, NULL));
-    a = latest_dump(w, 0);
-    b = latest_dump(cold, 0);
-    CHECK(!strcmp(a, b));
-    free(a);
-    free(b);
-    cairn_release(cfg);
-    cairn_conn_release(cold);
-    cairn_conn_release(w);
+    check_cold_matches_and_release(w, dir, 64);
 }
 
 /* Flushes among 40 single-entity commits on a store whose tails may hold
  * 1000 commits, with the writer's bound on unstored node bytes set to max. */
 static int flushes_with_dirty_bound(const char *dir, size_t max)
 {
-    cairn_conn *w = create(dir, 1000), *cold;
-    cairn_val cfg;
-    char tx[128], *a, *b;
+    cairn_conn *w = create(dir, 1000);
+    char tx[128];
     int flushes = 0;
     w->ctx->tail_max_dirty = max;
     transact(w, SCHEMA);
@@ -302,16 +308,7 @@ static int flushes_with_dirty_bound(const char *dir, size_t max)
         transact(w, tx);
         flushes += count_node_files(dir) > before + 1;
     }
-    cfg = config(dir, 1000);
-    CHECK_OK(cairn_connect(&cold, cfg, NULL));
-    a = latest_dump(w, 0);
-    b = latest_dump(cold, 0);
-    CHECK(!strcmp(a, b));
-    free(a);
-    free(b);
-    cairn_release(cfg);
-    cairn_conn_release(cold);
-    cairn_conn_release(w);
+    check_cold_matches_and_release(w, dir, 1000);
     return flushes;
 }
 
