@@ -203,15 +203,21 @@ static void client_join(struct client *cl)
     pthread_join(cl->th, NULL);
 }
 
+/* Requests the writer has applied so far. */
+static uint64_t applied_of(cairn_conn *c)
+{
+    uint64_t n;
+    pthread_mutex_lock(&c->lock);
+    n = c->applied;
+    pthread_mutex_unlock(&c->lock);
+    return n;
+}
+
 /* Waits (up to 10 s) until the writer has applied n requests in all. */
 static void wait_applied(cairn_conn *c, uint64_t n)
 {
     for (int i = 0; i < 10000; i++) {
-        uint64_t got;
-        pthread_mutex_lock(&c->lock);
-        got = c->applied;
-        pthread_mutex_unlock(&c->lock);
-        if (got >= n)
+        if (applied_of(c) >= n)
             return;
         nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
     }
@@ -274,10 +280,7 @@ void test_db_writer__a_group_is_applied_on_the_one_being_written(void)
     cairn_conn *c = setup(id, sizeof id);
     struct client a, b;
     int64_t t0 = max_tx_of(c);
-    uint64_t applied;
-    pthread_mutex_lock(&c->lock);
-    applied = c->applied;
-    pthread_mutex_unlock(&c->lock);
+    uint64_t applied = applied_of(c);
     gate_arm();
     client_start(&a, c, "[{:name \"ann\" :age 1}]");
     gate_wait_reached();
@@ -315,9 +318,7 @@ void test_db_writer__a_failed_write_sends_what_was_built_on_it_back_to_the_queue
     t0 = max_tx_of(c);
     CHECK_OK(cairn_transact_edn(NULL, c, ZED, strlen(ZED), &err));
     CHECK_EQ(age_of(c, "zed"), 9);
-    pthread_mutex_lock(&c->lock);
-    applied = c->applied;
-    pthread_mutex_unlock(&c->lock);
+    applied = applied_of(c);
     gate_arm();
     client_start(&a, c, "[{:name \"ann\" :age 1}]");
     gate_wait_reached();
