@@ -9,10 +9,11 @@
 #include "store/store.h"
 #include "store/vfs.h"
 
-#define CAIRN_FILE_FORMAT 1           /* the version file's number */
+#define CAIRN_FILE_FORMAT 2           /* the version file's number (1 is read too) */
 #define CAIRN_FILE_KEEP_SLOTS 8       /* head slots kept per head */
 #define CAIRN_FILE_SWEEP_AGE 300      /* seconds before another writer's temp file is swept */
 #define CAIRN_FILE_THREADS 16         /* parallel node writers in one put_many (at most 16) */
+#define CAIRN_FILE_LOG_BYTES (4u << 20)  /* commit log segment size (file.c, "the commit log") */
 
 /*
  * Deliberate durability bugs, for the crash tests to prove they catch them
@@ -20,7 +21,8 @@
  */
 enum cairn_file_mutant {
     CAIRN_FILE_MUTANT_NO_FILE_FSYNC = 1,  /* rename/link a temp file without fsyncing it */
-    CAIRN_FILE_MUTANT_NO_DIR_FSYNC = 2    /* never fsync a directory */
+    CAIRN_FILE_MUTANT_NO_DIR_FSYNC = 2,   /* never fsync a directory */
+    CAIRN_FILE_MUTANT_NO_LOG_SYNC = 4     /* acknowledge a log entry without its fdatasync */
 };
 
 typedef struct cairn_file_options {
@@ -34,9 +36,14 @@ typedef struct cairn_file_options {
      * head from another handle in between. NULL outside tests. */
     void (*race_hook)(void *payload, const char *head);
     void *race_payload;      /* passed to race_hook */
+    /* Commit log segment size in bytes: the lock holder commits by appending
+     * to log/ (file.c). 0: CAIRN_FILE_LOG_BYTES, or the environment's
+     * CAIRN_FILE_LOG_BYTES (0 there too: no log); < 0: no log, every commit
+     * writes node files and a head slot. */
+    int64_t log_bytes;
 } cairn_file_options;
 
-#define CAIRN_FILE_OPTIONS_INIT { NULL, 0, -1, 0, 0, NULL, NULL }
+#define CAIRN_FILE_OPTIONS_INIT { NULL, 0, -1, 0, 0, NULL, NULL, 0 }
 
 /*
  * Opens (creating if needed) the file store at path. opt may be NULL.

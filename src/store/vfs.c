@@ -141,6 +141,22 @@ static int posix_fsync(cairn_vfs *v, int fd)
     return fsync(fd) == 0 ? 0 : neg_errno();
 }
 
+static ssize_t posix_pwrite(cairn_vfs *v, int fd, const void *buf, size_t len, uint64_t off)
+{
+    ssize_t n;
+    (void)v;
+    do
+        n = pwrite(fd, buf, len, (off_t)off);
+    while (n < 0 && errno == EINTR);
+    return n < 0 ? neg_errno() : n;
+}
+
+static int posix_datasync(cairn_vfs *v, int fd)
+{
+    (void)v;
+    return fdatasync(fd) == 0 ? 0 : neg_errno();
+}
+
 static int posix_size(cairn_vfs *v, int fd, uint64_t *size_out)
 {
     struct stat st;
@@ -221,7 +237,7 @@ static int posix_lock(cairn_vfs *v, int fd)
 cairn_vfs cairn_vfs_posix = {
     posix_root_open, posix_dir_open, posix_open, posix_close, posix_pread, posix_write,
     posix_fsync, posix_size, posix_rename, posix_link, posix_unlink, posix_fsync,
-    posix_list, posix_stat, posix_lock,
+    posix_list, posix_stat, posix_lock, posix_pwrite, posix_datasync,
 };
 
 int cairn_vfs_lock_file(int *fd_out, const char *dir_path, const char *name)

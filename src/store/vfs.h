@@ -75,6 +75,14 @@ struct cairn_vfs {
      * belongs to the handle (flock semantics, never a process-wide fcntl
      * lock that any close() in the process would drop) and ends with it. */
     int (*lock)(cairn_vfs *v, int fd);
+    /* Writes up to len bytes at off (the file keeps its other bytes and
+     * grows if off + len is past its end); returns the count, which may be
+     * short. For the commit log, the one file cairn writes in place. */
+    ssize_t (*pwrite)(cairn_vfs *v, int fd, const void *buf, size_t len, uint64_t off);
+    /* Makes a file's contents durable, and its size only when it changed
+     * (fdatasync): a write over bytes already on disk costs one device
+     * flush, without the inode. */
+    int (*datasync)(cairn_vfs *v, int fd);
 };
 
 /* The real file system (POSIX calls with O_NOFOLLOW and O_CLOEXEC). */

@@ -65,6 +65,11 @@ static void snapshot(crashfs *fs, void *payload)
     r->count++;
 }
 
+/* The store's commit path for a run: head slots (< 0), or the log with
+ * segments of this many bytes (1: one entry per segment, so every commit
+ * rolls and checkpoints the one before). */
+static int64_t log_bytes = -1;
+
 static cairn_store *open_on(crashfs *fs, unsigned mutants, cairn_error *err)
 {
     cairn_file_options opt = CAIRN_FILE_OPTIONS_INIT;
@@ -72,6 +77,7 @@ static cairn_store *open_on(crashfs *fs, unsigned mutants, cairn_error *err)
     opt.vfs = crashfs_vfs(fs);
     opt.threads = 1;
     opt.mutants = mutants;
+    opt.log_bytes = log_bytes;
     if (cairn_store_file_open_with(&s, "/store", &opt, err) < 0)
         return NULL;
     return s;
@@ -180,6 +186,8 @@ static void crash_run(struct run *r, const struct variant *v, int commits, uint6
     w.nodes_min = 1;
     w.nodes_max = 3;
     w.node_len_max = 6000; /* some nodes span several 512 B and 4 KiB blocks */
+    if (log_bytes > 0 && log_bytes < 20000)
+        w.node_len_max = 1500; /* and fit a small segment's entries */
     CHECK_OK(cairn_store_lock(s));
     for (int i = 0; i < commits; i++) {
         r->attempted = w.seq + 1;
@@ -198,45 +206,53 @@ static void crash_run(struct run *r, const struct variant *v, int commits, uint6
     r->count = r->cap = 0;
 }
 
-void test_store_crash__every_persistence_point_of_three_commits_recovers(void)
+/* Commit paths every workload runs on: slots, a log rolling at each
+ * commit, a log of a few entries per segment. */
+static const int64_t modes[] = { -1, 1, 12000 };
+
+/* Runs `commits`-commit workloads for seeds [from, to) on every commit
+ * path, checking sample_pct % of their persistence points. */
+static void crash_modes(int commits, uint64_t from, uint64_t to, unsigned sample_pct, int subsets, const char *what)
 {
     struct variant ok = { 0, 0, 0 };
-    long states = 0;
-    for (uint64_t seed = 1; seed <= 3; seed++) {
-        struct run r;
-        memset(&r, 0, sizeof r);
-        r.sample_pct = 100;
-        crash_run(&r, &ok, 3, seed, 8);
-        CHECK_MSG(r.violations == 0, "%ld of %ld crash states violate: %s", r.violations, r.states, r.first);
-        states += r.states;
+    for (size_t m = 0; m < CAIRN_ARRAY_LEN(modes); m++) {
+        long states = 0;
+        log_bytes = modes[m];
+        for (uint64_t seed = from; seed < to; seed++) {
+            struct run r;
+            memset(&r, 0, sizeof r);
+            r.sample_pct = sample_pct;
+            crash_run(&r, &ok, commits, seed, subsets);
+            CHECK_MSG(r.violations == 0, "log %lld: %ld of %ld crash states violate: %s", (long long)log_bytes,
+                      r.violations, r.states, r.first);
+            states += r.states;
+        }
+        fprintf(stderr, "log %lld: %s: %ld, violations 0\n", (long long)log_bytes, what, states);
+        CHECK(states > 1000);
     }
-    fprintf(stderr, "crash states explored: %ld, violations 0\n", states);
-    CHECK(states > 1000);
+    log_bytes = -1;
+}
+
+void test_store_crash__every_persistence_point_of_three_commits_recovers(void)
+{
+    crash_modes(3, 1, 4, 100, 8, "crash states explored");
 }
 
 void test_store_crash__sampled_points_of_long_workloads_recover(void)
 {
-    struct variant ok = { 0, 0, 0 };
-    long states = 0;
-    for (uint64_t seed = 10; seed < 10 + (uint64_t)test_scale(); seed++) {
-        struct run r;
-        memset(&r, 0, sizeof r);
-        r.sample_pct = 15;
-        crash_run(&r, &ok, 20, seed, 4);
-        CHECK_MSG(r.violations == 0, "%ld of %ld crash states violate: %s", r.violations, r.states, r.first);
-        states += r.states;
-    }
-    fprintf(stderr, "sampled crash states: %ld, violations 0\n", states);
-    CHECK(states > 1000);
+    crash_modes(20, 10, 10 + (uint64_t)test_scale(), 15, 4, "sampled crash states");
 }
 
-/* The harness must catch each broken variant: at least one violation. */
+/* The harness must catch each broken variant: at least one violation
+ * (on the slot path unless the label says log). */
 static void check_mutant_caught(const struct variant *v, const char *label)
 {
     struct run r;
     memset(&r, 0, sizeof r);
     r.sample_pct = 100;
+    log_bytes = strstr(label, "log") ? 1 : -1;
     crash_run(&r, v, 3, 1, 2);
+    log_bytes = -1;
     fprintf(stderr, "%s: %ld violations in %ld states, e.g. %s\n", label, r.violations, r.states, r.first);
     CHECK_MSG(r.violations > 0, "%s went unnoticed", label);
 }
@@ -263,4 +279,22 @@ void test_store_crash__catches_a_run_where_fsync_does_nothing(void)
 {
     struct variant v = { 0, 0, 1 };
     check_mutant_caught(&v, "eatmydata");
+}
+
+void test_store_crash__catches_a_log_that_acknowledges_before_its_fdatasync(void)
+{
+    struct variant v = { CAIRN_FILE_MUTANT_NO_LOG_SYNC, 0, 0 };
+    check_mutant_caught(&v, "log: no fdatasync");
+}
+
+void test_store_crash__catches_a_log_checkpoint_that_does_not_fsync_node_files(void)
+{
+    struct variant v = { CAIRN_FILE_MUTANT_NO_FILE_FSYNC, 0, 0 };
+    check_mutant_caught(&v, "log: no file fsync in the checkpoint");
+}
+
+void test_store_crash__catches_a_log_checkpoint_that_does_not_fsync_directories(void)
+{
+    struct variant v = { CAIRN_FILE_MUTANT_NO_DIR_FSYNC, 0, 0 };
+    check_mutant_caught(&v, "log: no directory fsync");
 }

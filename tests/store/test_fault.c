@@ -15,6 +15,11 @@
 #include "support/store_fault.h"
 #include "support/store_util.h"
 
+/* How open_faulty opens: through head slots, or through a log whose
+ * segments hold one entry, so that every commit rolls (and checkpoints the
+ * segment before, on the committing thread). */
+static int64_t log_bytes = -1;
+
 static cairn_store *open_faulty(const char *root, vfs_fault *f)
 {
     cairn_file_options opt = CAIRN_FILE_OPTIONS_INIT;
@@ -22,6 +27,9 @@ static cairn_store *open_faulty(const char *root, vfs_fault *f)
     cairn_store *s = NULL;
     int rc;
     opt.vfs = &f->vfs;
+    opt.log_bytes = log_bytes;
+    if (log_bytes > 0)
+        opt.threads = 1;
     rc = cairn_store_file_open_with(&s, root, &opt, &err);
     CHECK_MSG(rc == 0, "open %s: %s", root, err.message);
     return s;
@@ -57,6 +65,8 @@ static long sweep(const char *root, int persistent, int err, unsigned mask)
     s = open_faulty(root, &f);
     CHECK_OK(store_wl_init(&w, s, "db", 77));
     w.nodes_max = 3;
+    if (log_bytes > 0)
+        w.node_len_max = 600; /* nodes small enough for the log's entries */
     while (w.seq < 2)
         CHECK_OK(store_wl_commit(&w, s, NULL));
     CHECK_OK(cairn_store_lock(s));
@@ -75,7 +85,7 @@ static long sweep(const char *root, int persistent, int err, unsigned mask)
          * file's or an old head slot's unlink) */
         CHECK_MSG(rc < 0 || atomic_load(&f.last_op) == VOP_UNLINK, "n=%llu: fault in op %d not reported",
                   (unsigned long long)n, atomic_load(&f.last_op));
-        if (rc < 0 && err == ENOSPC && (atomic_load(&f.last_op) == VOP_WRITE))
+        if (rc < 0 && err == ENOSPC && (atomic_load(&f.last_op) == VOP_WRITE || atomic_load(&f.last_op) == VOP_PWRITE))
             CHECK_ERR(rc, CAIRN_EFULL);
         after = good_head("file", root);
         /* the head is the last acknowledged one, or the new one when the
@@ -83,13 +93,15 @@ static long sweep(const char *root, int persistent, int err, unsigned mask)
         CHECK_MSG(after == w.seq || (rc < 0 && after == before + 1), "n=%llu: head seq %llu, acked %llu",
                   (unsigned long long)n, (unsigned long long)after, (unsigned long long)w.seq);
         if (after != w.seq) { /* the writer learns where the head is, as after a reconnect */
+            size_t len_max = w.node_len_max;
             CHECK_OK(store_wl_init(&w, s, "db", 77));
             w.nodes_max = 3;
+            w.node_len_max = len_max;
         }
         /* the next write succeeds, or the store is fail-stop until reopened */
         rc = store_wl_commit(&w, s, NULL);
         if (rc < 0) {
-            CHECK_ERR(rc, CAIRN_EIO);
+            CHECK_MSG(rc == CAIRN_EIO, "n=%llu after op %d (seq %llu): %s", (unsigned long long)n, atomic_load(&f.last_op), (unsigned long long)w.seq, s->err.message);
             CHECK_STR(s->err.keyword, ":store/failed");
             cairn_store_close(s);
             s = open_faulty(root, &f);
@@ -104,18 +116,31 @@ static long sweep(const char *root, int persistent, int err, unsigned mask)
 
 void test_store_fault__every_failing_io_call_of_a_commit_is_reported_eio(void)
 {
-    long t = sweep(test_tmpdir(), 0, EIO, VOP_ALL);
-    long p;
-    char root[512];
-    snprintf(root, sizeof root, "%s/persistent", test_tmpdir());
-    p = sweep(root, 1, EIO, VOP_ALL);
-    fprintf(stderr, "faults injected: %ld transient, %ld persistent\n", t, p);
-    CHECK(t > 20 && p > 20);
+    static const int64_t modes[] = { -1, 1 }; /* slots, then the log */
+    for (size_t m = 0; m < 2; m++) {
+        long t, p;
+        char root[512];
+        log_bytes = modes[m];
+        snprintf(root, sizeof root, "%s/transient-%zu", test_tmpdir(), m);
+        t = sweep(root, 0, EIO, VOP_ALL);
+        snprintf(root, sizeof root, "%s/persistent-%zu", test_tmpdir(), m);
+        p = sweep(root, 1, EIO, VOP_ALL);
+        fprintf(stderr, "%s: faults injected: %ld transient, %ld persistent\n", m ? "log" : "slots", t, p);
+        CHECK(t > 20 && p > 20);
+    }
+    log_bytes = -1;
 }
 
 void test_store_fault__every_failing_write_call_of_a_commit_is_reported_enospc(void)
 {
-    CHECK(sweep(test_tmpdir(), 0, ENOSPC, VOP_WRITES) > 15);
+    char root[512];
+    log_bytes = -1;
+    snprintf(root, sizeof root, "%s/slots", test_tmpdir());
+    CHECK(sweep(root, 0, ENOSPC, VOP_WRITES) > 15);
+    log_bytes = 1;
+    snprintf(root, sizeof root, "%s/log", test_tmpdir());
+    CHECK(sweep(root, 0, ENOSPC, VOP_WRITES) > 15);
+    log_bytes = -1;
 }
 
 void test_store_fault__short_writes_are_completed(void)

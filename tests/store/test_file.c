@@ -8,6 +8,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -15,6 +17,7 @@
 #include "base/alloc.h"
 #include "base/common.h"
 #include "store/file.h"
+#include "support/store_crashfs.h"
 #include "support/store_util.h"
 
 /* Path of sub in the test's temp dir; a few stay valid at once. */
@@ -88,7 +91,7 @@ void test_store_file__layout_matches_the_documented_format(void)
     CHECK(cairn_addr_equal(&check, &a));              /* named by the hash of its bytes */
     snprintf(path, sizeof path, "%s/version", root);
     n = read_path(path, buf, sizeof buf);
-    CHECK_MEM(buf, (size_t)n, "cairn file store 1\n", 19);
+    CHECK_MEM(buf, (size_t)n, "cairn file store 2\n", 19);
     CHECK_OK(cairn_store_head_cas(s, "db", NULL, 0, "value", 5));
     snprintf(path, sizeof path, "%s/heads/db.0000000000000001", root);
     n = read_path(path, buf, sizeof buf);
@@ -119,7 +122,10 @@ void test_store_file__unknown_versions_and_foreign_directories_are_refused(void)
     cairn_error err = CAIRN_ERROR_INIT;
     cairn_store_close(s);
     snprintf(path, sizeof path, "%s/version", root);
-    write_file(path, "cairn file store 2\n", 19);
+    write_file(path, "cairn file store 1\n", 19); /* before the log: read */
+    CHECK_OK(cairn_store_file_open_with(&s, root, NULL, &err));
+    cairn_store_close(s);
+    write_file(path, "cairn file store 3\n", 19);
     CHECK_ERR(cairn_store_file_open_with(&s, root, NULL, &err), CAIRN_EUNSUPPORTED);
     CHECK_STR(err.keyword, ":store/version");
     write_file(path, "something else\n", 15);
@@ -400,4 +406,238 @@ void test_store_file__a_stalled_writer_that_ignores_the_lock_cannot_clobber_the_
     CHECK(store_count_files(store_dir("race/heads"), "db.") <= CAIRN_FILE_KEEP_SLOTS + 1);
     cairn_store_close(a);
     cairn_store_close(b);
+}
+
+/* ---- the commit log (file.c, "the commit log"; docs/format.md) ------------------------- */
+
+static int count_segments(const char *root)
+{
+    char path[700];
+    snprintf(path, sizeof path, "%s/log", root);
+    return store_count_files(path, "0");
+}
+
+void test_store_file__the_writer_commits_to_the_log_and_checkpoints_it_to_files(void)
+{
+    const char *root = store_dir("log");
+    cairn_store *w = open_file(root, NULL), *r, *other;
+    cairn_store_batch *b;
+    cairn_addr a, sum;
+    uint8_t buf[16384];
+    char path[1024];
+    void *v;
+    size_t len;
+    ssize_t n;
+    uint32_t plen;
+    CHECK_OK(cairn_store_lock(w));
+    CHECK_OK(cairn_store_batch_new(&b, w));
+    CHECK_OK(cairn_store_batch_add(b, "hello", 5, &a));
+    CHECK_OK(cairn_store_batch_commit_head(b, "db", NULL, 0, "v1", 2));
+    cairn_store_batch_free(b);
+
+    /* the segment: header, then one entry holding the node and the head */
+    snprintf(path, sizeof path, "%s/log/0000000000000001", root);
+    n = read_path(path, buf, sizeof buf);
+    CHECK(n >= 4096 + 40);
+    CHECK_MEM(buf, 8, "CLOGSEG\x01", 8);
+    CHECK_EQ(cairn_get_be64(buf + 8), 1);
+    cairn_addr_of(&sum, buf, 16);
+    CHECK_MEM(buf + 16, 16, sum.bytes, 16);
+    CHECK_MEM(buf + 4096 + 16, 4, "CLE\x01", 4);
+    plen = cairn_get_be32(buf + 4096 + 20);
+    CHECK_EQ(cairn_get_be64(buf + 4096 + 24), 1); /* segment */
+    CHECK_EQ(cairn_get_be64(buf + 4096 + 32), 1); /* entry number */
+    cairn_addr_of(&sum, buf + 4096 + 16, 24 + plen);
+    CHECK_MEM(buf + 4096, 16, sum.bytes, 16);
+    CHECK_EQ(cairn_get_be32(buf + 4096 + 40), 1); /* one node */
+    CHECK_MEM(buf + 4096 + 44, 16, a.bytes, 16);
+    CHECK_EQ(cairn_get_be32(buf + 4096 + 60), 6);  /* its stored frame: 0x00 "hello" */
+    CHECK_MEM(buf + 4096 + 70, 2, "\x00\x02", 2);  /* head name length */
+    CHECK_MEM(buf + 4096 + 72, 2, "db", 2);
+    CHECK_EQ(buf[4096 + 74], 1);                   /* a value */
+    CHECK_EQ(cairn_get_be32(buf + 4096 + 75), 2);
+    CHECK_MEM(buf + 4096 + 79, 2, "v1", 2);
+    CHECK_EQ(plen, 41);                            /* 4 + 16 + 4 + 6, 2 + 2, 1 + 4 + 2 */
+    CHECK(buf[4096 + 81] == 0);                    /* zeros after the last entry */
+    node_path(path, sizeof path, root, &a);
+    CHECK(access(path, F_OK) != 0);                /* no node file yet */
+
+    /* another handle reads the head and the node from the log */
+    r = open_file(root, NULL);
+    CHECK_OK(cairn_store_head_read(r, "db", &v, &len));
+    CHECK_MEM(v, len, "v1", 2);
+    cairn_free(v);
+    CHECK_OK(cairn_store_get_node(r, &a, &v, &len));
+    CHECK_MEM(v, len, "hello", 5);
+    cairn_free(v);
+    /* and may not move heads by slots while the log is there */
+    other = open_file(root, NULL);
+    CHECK_ERR(cairn_store_head_cas(other, "db", "v1", 2, "x", 1), CAIRN_EBUSY);
+    CHECK_STR(other->err.keyword, ":store/locked");
+    CHECK_ERR(cairn_store_lock(other), CAIRN_EBUSY);
+    /* a head moved twice more, deleted, made again: the reader follows */
+    CHECK_OK(cairn_store_head_cas(w, "db", "v1", 2, "v2", 2));
+    CHECK_OK(cairn_store_head_cas(w, "tmp", NULL, 0, "t", 1));
+    CHECK_OK(cairn_store_head_cas(w, "tmp", "t", 1, NULL, 0));
+    CHECK_ERR(cairn_store_head_read(r, "tmp", &v, &len), CAIRN_ENOTFOUND);
+    CHECK_OK(cairn_store_head_read(r, "db", &v, &len));
+    CHECK_MEM(v, len, "v2", 2);
+    cairn_free(v);
+    CHECK_ERR(cairn_store_head_cas(w, "db", "v1", 2, "v3", 2), CAIRN_ECONFLICT);
+
+    /* giving the lock up checkpoints: node file, slot, no segment left */
+    cairn_store_close(w);
+    CHECK_EQ(count_segments(root), 0);
+    CHECK(access(path, F_OK) == 0);
+    snprintf(path, sizeof path, "%s/version", root);
+    n = read_path(path, buf, sizeof buf);
+    CHECK_MEM(buf, (size_t)n, "cairn file store 2\n", 19);
+    CHECK_OK(cairn_store_head_read(r, "db", &v, &len));
+    CHECK_MEM(v, len, "v2", 2);
+    cairn_free(v);
+    CHECK_ERR(cairn_store_head_read(r, "tmp", &v, &len), CAIRN_ENOTFOUND);
+    CHECK_OK(cairn_store_head_cas(other, "db", "v2", 2, "v4", 2)); /* slots again */
+    cairn_store_close(other);
+    cairn_store_close(r);
+}
+
+struct log_reader {
+    cairn_store *s;             /* the reader's own handle */
+    _Atomic int *done;          /* the writer finished */
+    long reads;                 /* heads checked */
+    char why[300];              /* the first failure, or "" */
+};
+
+static void *log_reader_main(void *p)
+{
+    struct log_reader *lr = p;
+    cairn_store *s = lr->s;
+    uint64_t last = 0;
+    while (!atomic_load(lr->done)) {
+        uint64_t seq;
+        char why[256];
+        int rc = store_wl_check_head(s, "db", 3, &seq, NULL, why, sizeof why);
+        if (rc == CAIRN_ENOTFOUND && last == 0)
+            continue;
+        if (rc < 0 || seq < last) {
+            snprintf(lr->why, sizeof lr->why, "%s", rc < 0 ? why : "head went backwards");
+            break;
+        }
+        last = seq;
+        lr->reads++;
+    }
+    return NULL;
+}
+
+/* Readers in their own handles follow a writer whose 64 KiB segments roll
+ * and are checkpointed on the checkpoint thread while they read (TSan runs
+ * this one). */
+void test_store_file__concurrent_readers_follow_a_log_that_rolls_and_checkpoints(void)
+{
+    const char *root = store_dir("logconc");
+    cairn_file_options opt = CAIRN_FILE_OPTIONS_INIT;
+    struct log_reader lr[2];
+    pthread_t th[2];
+    _Atomic int done = 0;
+    cairn_store *w, *r;
+    store_wl wl;
+    uint64_t seq;
+    char why[256];
+    int commits = 150 * (int)test_scale();
+    opt.log_bytes = 64 << 10;
+    opt.threads = 4;
+    w = open_file(root, &opt);
+    CHECK_OK(store_wl_init(&wl, w, "db", 5));
+    wl.node_len_max = 3000;
+    CHECK_OK(cairn_store_lock(w));
+    for (int i = 0; i < 2; i++) {
+        memset(&lr[i], 0, sizeof lr[i]);
+        lr[i].s = open_file(root, NULL); /* here: CHECK is not for other threads */
+        lr[i].done = &done;
+        CHECK(pthread_create(&th[i], NULL, log_reader_main, &lr[i]) == 0);
+    }
+    for (int i = 0; i < commits; i++) {
+        CHECK_OK(store_wl_commit(&wl, w, NULL));
+        if (i == commits / 2)
+            CHECK(count_segments(root) >= 1);
+    }
+    atomic_store(&done, 1);
+    for (int i = 0; i < 2; i++) {
+        pthread_join(th[i], NULL);
+        CHECK_MSG(lr[i].why[0] == 0, "reader %d: %s", i, lr[i].why);
+        CHECK(lr[i].reads > 0);
+        cairn_store_close(lr[i].s);
+    }
+    cairn_store_close(w);
+    CHECK_EQ(count_segments(root), 0);
+    r = open_file(root, NULL);
+    CHECK_OK(store_wl_check_head(r, "db", 0, &seq, NULL, why, sizeof why));
+    CHECK_EQ(seq, (uint64_t)commits);
+    cairn_store_close(r);
+}
+
+/* Two handles on the simulated file system, whose lock() always succeeds:
+ * the second is a writer that ignores the lock (reliability.md R9). */
+static cairn_store *open_on_crashfs(crashfs *fs)
+{
+    cairn_file_options opt = CAIRN_FILE_OPTIONS_INIT;
+    opt.vfs = crashfs_vfs(fs);
+    opt.threads = 1;
+    opt.log_bytes = 1 << 20;
+    return open_file("/store", &opt);
+}
+
+static uint64_t complete_head(crashfs *fs)
+{
+    cairn_store *r = open_on_crashfs(fs);
+    uint64_t seq = 0;
+    char why[256];
+    int rc = store_wl_check_head(r, "db", 0, &seq, NULL, why, sizeof why);
+    CHECK_MSG(rc == 0, "head: %s", why);
+    cairn_store_close(r);
+    return seq;
+}
+
+void test_store_file__a_writer_that_ignores_the_lock_is_fenced_by_the_log(void)
+{
+    /* 1. b takes the store over while a has a segment: a's next commit is
+     * refused, and every commit a acknowledged is in b's head */
+    crashfs *fs = crashfs_new();
+    cairn_store *a = open_on_crashfs(fs), *b;
+    store_wl wa, wb;
+    CHECK_OK(store_wl_init(&wa, a, "db", 1));
+    CHECK_OK(cairn_store_lock(a));
+    CHECK_OK(store_wl_commit(&wa, a, NULL));
+    CHECK_OK(store_wl_commit(&wa, a, NULL));
+    b = open_on_crashfs(fs);
+    CHECK_OK(cairn_store_lock(b)); /* claims and checkpoints a's segment */
+    CHECK_ERR(store_wl_commit(&wa, a, NULL), CAIRN_EIO);
+    CHECK_STR(a->err.keyword, ":store/ambiguous");
+    CHECK_ERR(store_wl_commit(&wa, a, NULL), CAIRN_EIO); /* and a stays stopped */
+    CHECK_STR(a->err.keyword, ":store/failed");
+    CHECK_OK(store_wl_init(&wb, b, "db", 1));
+    CHECK_EQ(wb.seq, 2);
+    CHECK_OK(store_wl_commit(&wb, b, NULL));
+    CHECK_EQ(complete_head(fs), 3);
+    cairn_store_close(a);
+    cairn_store_close(b);
+    crashfs_free(fs);
+
+    /* 2. both take the lock before either has a segment: the second to
+     * start one finds the first's and stops */
+    fs = crashfs_new();
+    a = open_on_crashfs(fs);
+    b = open_on_crashfs(fs);
+    CHECK_OK(store_wl_init(&wa, a, "db", 1));
+    CHECK_OK(store_wl_init(&wb, b, "db", 1));
+    CHECK_OK(cairn_store_lock(a));
+    CHECK_OK(cairn_store_lock(b));
+    CHECK_OK(store_wl_commit(&wb, b, NULL));
+    CHECK_ERR(store_wl_commit(&wa, a, NULL), CAIRN_ECONFLICT);
+    CHECK_OK(store_wl_commit(&wb, b, NULL));
+    CHECK_EQ(complete_head(fs), 2);
+    cairn_store_close(a);
+    cairn_store_close(b);
+    CHECK_EQ(complete_head(fs), 2);
+    crashfs_free(fs);
 }

@@ -292,12 +292,13 @@ static ssize_t cf_pread(cairn_vfs *v, int fd, void *buf, size_t len, uint64_t of
     return (ssize_t)len;
 }
 
-static ssize_t cf_write(cairn_vfs *v, int fd, const void *buf, size_t len)
+static ssize_t cf_pwrite(cairn_vfs *v, int fd, const void *buf, size_t len, uint64_t off)
 {
     crashfs *fs = cf(v);
     int i = ino_of(fs, fd);
     struct inode *n;
     struct pending p;
+    size_t end = (size_t)off + len;
     if (i < 0)
         return -EBADF;
     n = &fs->ino[i];
@@ -305,15 +306,27 @@ static ssize_t cf_write(cairn_vfs *v, int fd, const void *buf, size_t len)
     p.kind = P_WRITE;
     p.ino = i;
     p.group = fs->next_group++;
-    p.off = n->len;
+    p.off = off;
     p.bytes = xmemdup(buf, len);
     p.len = len;
     pend_add(fs, p);
-    n->data = xrealloc(n->data, n->len + len);
-    memcpy(n->data + n->len, buf, len);
-    n->len += len;
+    if (end > n->len) {
+        n->data = xrealloc(n->data, end);
+        memset(n->data + n->len, 0, end - n->len);
+        n->len = end;
+    }
+    memcpy(n->data + off, buf, len);
     n->mtime = ++fs->clock;
     return (ssize_t)len;
+}
+
+static ssize_t cf_write(cairn_vfs *v, int fd, const void *buf, size_t len)
+{
+    crashfs *fs = cf(v);
+    int i = ino_of(fs, fd);
+    if (i < 0)
+        return -EBADF;
+    return cf_pwrite(v, fd, buf, len, fs->ino[i].len);
 }
 
 static int cf_fsync(cairn_vfs *v, int fd)
@@ -444,7 +457,7 @@ static int cf_lock(cairn_vfs *v, int fd)
 
 static const cairn_vfs crashfs_ops = {
     cf_root_open, cf_dir_open, cf_open, cf_close, cf_pread, cf_write, cf_fsync, cf_size,
-    cf_rename, cf_link, cf_unlink, cf_fsync, cf_list, cf_stat, cf_lock,
+    cf_rename, cf_link, cf_unlink, cf_fsync, cf_list, cf_stat, cf_lock, cf_pwrite, cf_fsync,
 };
 
 /* ---- life cycle and crash states ------------------------------------------------- */

@@ -116,11 +116,27 @@ static int w_lock(cairn_vfs *v, int fd)
     PASS(VOP_LOCK, f->inner->lock(f->inner, fd));
 }
 
+static ssize_t w_pwrite(cairn_vfs *v, int fd, const void *buf, size_t len, uint64_t off)
+{
+    vfs_fault *f = vf(v);
+    int e = tick(f, VOP_PWRITE);
+    if (e)
+        return e;
+    if (f->short_writes && len > 1)
+        len /= 2;
+    return f->inner->pwrite(f->inner, fd, buf, len, off);
+}
+
+static int w_datasync(cairn_vfs *v, int fd)
+{
+    PASS(VOP_DATASYNC, f->inner->datasync(f->inner, fd));
+}
+
 void vfs_fault_init(vfs_fault *f, cairn_vfs *inner)
 {
     static const cairn_vfs ops = {
         w_root_open, w_dir_open, w_open, w_close, w_pread, w_write, w_fsync, w_size,
-        w_rename, w_link, w_unlink, w_fsync_dir, w_list, w_stat, w_lock,
+        w_rename, w_link, w_unlink, w_fsync_dir, w_list, w_stat, w_lock, w_pwrite, w_datasync,
     };
     memset(f, 0, sizeof *f);
     f->vfs = ops;
