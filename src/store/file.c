@@ -4,8 +4,11 @@
  * file is ever modified in place (docs/format.md, "Storage layer", has the
  * byte layouts):
  *
- *   version                 "cairn file store 1\n"; unknown versions are refused
+ *   version                 "cairn file store 2\n" ("1": a store from before
+ *                           the log, read too); unknown versions are refused
  *   lock                    empty; flock()ed by the single writer
+ *   log/<id>                commit log segments, id as 16 hex digits (see
+ *                           "the commit log"); log/<id>.claimed markers
  *   nodes/ab/cdef...        one immutable file per node: the directory is the
  *                           first byte of the address in hex, the name the
  *                           other 15 bytes (30 hex digits)
