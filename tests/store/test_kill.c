@@ -8,6 +8,10 @@
  * a complete closure, and the next writer must carry on from it. The readers
  * must never see a torn or incomplete head.
  *
+ * Writers take turns at the three commit paths of the file store: its
+ * default commit log, a log whose small segments roll and are checkpointed
+ * every few commits, and head slots.
+ *
  * 200 kills here; `make soak-store` (CAIRN_TEST_SCALE) runs 1000 and more.
  */
 #include "test.h"
@@ -29,7 +33,8 @@ struct child {
     int out;                    /* its stdout (read end) */
 };
 
-static struct child spawn(const char *tool, const char *arg1, const char *arg2, const char *crash_at)
+static struct child spawn(const char *tool, const char *arg1, const char *arg2, const char *crash_at,
+                          const char *log_bytes)
 {
     struct child c;
     int in[2], out[2];
@@ -45,6 +50,8 @@ static struct child spawn(const char *tool, const char *arg1, const char *arg2, 
         close(out[1]);
         if (crash_at)
             setenv("CAIRN_CRASH_AT", crash_at, 1);
+        if (log_bytes)
+            setenv("CAIRN_FILE_LOG_BYTES", log_bytes, 1);
         execl(test_tool(tool), tool, arg1, arg2, (char *)NULL);
         _exit(127);
     }
@@ -92,6 +99,7 @@ static void sleep_us(long us)
 
 void test_store_kill__a_writer_killed_anywhere_loses_no_acknowledged_commit(void)
 {
+    static const char *const log_modes[] = { NULL, "16384", "0" };
     char root[512], tmp[600], crash_at[32], out[1 << 16];
     struct child readers[3];
     cairn_store *s;
@@ -103,7 +111,7 @@ void test_store_kill__a_writer_killed_anywhere_loses_no_acknowledged_commit(void
     CHECK_OK(store_open(&s, "file", root, &err));
     cairn_store_close(s);
     for (int i = 0; i < 3; i++)
-        readers[i] = spawn("store_reader", root, NULL, NULL);
+        readers[i] = spawn("store_reader", root, NULL, NULL, NULL);
     for (long k = 0; k < kills; k++) {
         struct child w;
         int status;
@@ -112,7 +120,10 @@ void test_store_kill__a_writer_killed_anywhere_loses_no_acknowledged_commit(void
         int det = (int)(k % 2);
         if (det) /* deterministic: at the Nth file-system call, anywhere in open, lock or a commit */
             snprintf(crash_at, sizeof crash_at, "%llu", (unsigned long long)(1 + test_rand_below(1200)));
-        w = spawn("store_writer", root, NULL, det ? crash_at : NULL);
+        /* the commit path: the default log, a log of 16 KiB segments that
+         * roll and are checkpointed every few commits, or head slots (a
+         * writer that recovers the log segments of the one killed before) */
+        w = spawn("store_writer", root, NULL, det ? crash_at : NULL, log_modes[(k / 2) % 3]);
         if (!det) {
             sleep_us((long)test_rand_below(45000));
             kill(w.pid, SIGKILL);
