@@ -198,7 +198,7 @@ struct file_store {
     size_t nsegs;
     struct lnode *ltab;         /* nodes in the view's segments, open addressing */
     size_t ltab_cap, ltab_count;
-    int log_on;                 /* this handle holds the lock and writes the log */
+    _Atomic int log_on;         /* this handle holds the lock and writes the log */
     int wfd;                    /* the segment being written, or -1 */
     uint64_t wid, wend, walloc, wno;  /* its id, end, zero-filled end, next entry number */
     uint64_t sealed[LOG_SEGS_MAX + 2];  /* segments awaiting their checkpoint, ascending */
@@ -1335,7 +1335,9 @@ static void log_sum(uint8_t out[16], const uint8_t *p, size_t n)
     memcpy(out, a.bytes, 16);
 }
 
-/* Reads exactly len bytes at off: 0, -EIO when the file is shorter. */
+#define SHORT_READ 1  /* pread_all: the file ends first */
+
+/* Reads exactly len bytes at off: 0, SHORT_READ, or -errno. */
 static int pread_all(cairn_vfs *v, int fd, void *buf, size_t len, uint64_t off)
 {
     uint8_t *p = buf;
@@ -1344,7 +1346,7 @@ static int pread_all(cairn_vfs *v, int fd, void *buf, size_t len, uint64_t off)
         if (n < 0)
             return (int)n;
         if (n == 0)
-            return -EIO;
+            return SHORT_READ;
         p += n;
         off += (uint64_t)n;
         len -= (size_t)n;
@@ -1424,8 +1426,8 @@ static int lseg_header(struct file_store *fs, struct lseg *g)
     int rc;
     if (g->hdr_ok)
         return 0;
-    if ((rc = pread_all(fs->vfs, g->fd, h, sizeof h, 0)) < 0)
-        return rc == -EIO ? 0 : rc; /* still being made */
+    if ((rc = pread_all(fs->vfs, g->fd, h, sizeof h, 0)) != 0)
+        return rc == SHORT_READ ? 0 : rc; /* short: still being made */
     log_sum(sum, h, 16);
     if (memcmp(h, LOG_SEG_MAGIC, 8) != 0 || cairn_get_be64(h + 8) != g->id || memcmp(sum, h + 16, 16) != 0)
         return 0;
@@ -1442,14 +1444,14 @@ static int lseg_scan(struct file_store *fs, struct lseg *g)
     uint8_t hdr[LOG_ENTRY_HDR];
     uint8_t *buf = NULL;
     size_t cap = 0;
+    char sn[SEQ_HEX + 1];
     int rc = 0;
+    log_seg_name(sn, sizeof sn, g->id);
     while (g->hdr_ok) {
         uint64_t L;
         uint8_t sum[16];
-        if ((rc = pread_all(v, g->fd, hdr, sizeof hdr, g->scanned)) < 0) {
-            rc = rc == -EIO ? 0 : rc;
+        if ((rc = pread_all(v, g->fd, hdr, sizeof hdr, g->scanned)) != 0)
             break;
-        }
         L = cairn_get_be32(hdr + 20);
         if (memcmp(hdr + 16, LOG_ENTRY_MAGIC, 4) != 0 || cairn_get_be64(hdr + 24) != g->id ||
             cairn_get_be64(hdr + 32) != g->next_no || L > LOG_ENTRY_MAX)
@@ -1458,33 +1460,30 @@ static int lseg_scan(struct file_store *fs, struct lseg *g)
             cairn_free(buf);
             cap = (size_t)(LOG_ENTRY_HDR + L);
             if (!(buf = cairn_malloc(cap))) {
-                rc = CAIRN_ENOMEM;
+                rc = -ENOMEM;
                 break;
             }
         }
         memcpy(buf, hdr, sizeof hdr);
-        if ((rc = pread_all(v, g->fd, buf + LOG_ENTRY_HDR, (size_t)L, g->scanned + LOG_ENTRY_HDR)) < 0) {
-            rc = rc == -EIO ? 0 : rc;
+        if ((rc = pread_all(v, g->fd, buf + LOG_ENTRY_HDR, (size_t)L, g->scanned + LOG_ENTRY_HDR)) != 0)
             break;
-        }
         log_sum(sum, buf + 16, (size_t)(LOG_ENTRY_HDR - 16 + L));
         if (memcmp(sum, buf, 16) != 0)
             break; /* torn, or being written */
         if ((rc = log_apply(fs, g, buf + LOG_ENTRY_HDR, (size_t)L, g->scanned + LOG_ENTRY_HDR)) < 0) {
-            if (rc == CAIRN_ECORRUPT) {
-                char sn[SEQ_HEX + 1];
-                log_seg_name(sn, sizeof sn, g->id);
-                rc = cairn_error_set(&fs->base.err, CAIRN_ECORRUPT, ":store/corrupt",
-                                     "log segment %s: entry %llu is malformed", sn, (unsigned long long)g->next_no);
-            }
-            break;
+            cairn_free(buf);
+            if (rc == CAIRN_ENOMEM)
+                return cairn_error_oom(&fs->base.err);
+            cairn_error_set(&fs->base.err, CAIRN_ECORRUPT, ":store/corrupt", "log segment %s: entry %llu is malformed",
+                            sn, (unsigned long long)g->next_no);
+            return CAIRN_CORRUPT_BKPT;
         }
         g->scanned += LOG_ENTRY_HDR + L;
         g->next_no++;
     }
     cairn_free(buf);
-    return rc < 0 && rc > -4096 && rc != CAIRN_ENOMEM && rc != CAIRN_ECORRUPT ? io_error(&fs->base.err, rc, "log", "segment")
-                                                                             : rc;
+    /* the end of the file, or of what is written so far, ends the segment */
+    return rc < 0 ? io_error(&fs->base.err, rc, "read log segment", sn) : 0;
 }
 
 struct id_list {
@@ -1606,8 +1605,12 @@ static int log_read_node(struct file_store *fs, const cairn_addr *addr, void **d
         return CAIRN_ENOTFOUND;
     if (!(p = cairn_store_data_alloc(e->len ? e->len : 1)))
         return cairn_error_oom(&fs->base.err);
-    if ((rc = pread_all(fs->vfs, g->fd, p, e->len, e->off)) < 0) {
+    if ((rc = pread_all(fs->vfs, g->fd, p, e->len, e->off)) != 0) {
         cairn_free(p);
+        if (rc == SHORT_READ) {
+            cairn_error_set(&fs->base.err, CAIRN_ECORRUPT, ":store/corrupt", "log: a node's entry was cut short");
+            return CAIRN_CORRUPT_BKPT;
+        }
         return io_error(&fs->base.err, rc, "log", "node");
     }
     *data_out = p;
@@ -1627,7 +1630,7 @@ static int log_head_read(struct file_store *fs, const char *name, int *kind, uin
     if (fs->logdir < 0)
         return 0;
     pthread_mutex_lock(&fs->log_mu);
-    if (!fs->log_on)
+    if (!atomic_load(&fs->log_on))
         rc = log_refresh(fs);
     if (rc == 0 && (h = log_head(fs, name)) != NULL) {
         *kind = h->kind;
@@ -1749,7 +1752,10 @@ static int log_roll(struct file_store *fs, int now)
                                    "log: a segment of another writer appeared; this handle stops writing");
         }
     }
-    if (fs->nsegs >= LOG_SEGS_MAX)
+    pthread_mutex_lock(&fs->log_mu);
+    rc = fs->nsegs >= LOG_SEGS_MAX ? CAIRN_EFULL : 0;
+    pthread_mutex_unlock(&fs->log_mu);
+    if (rc < 0)
         return cairn_error_set(&fs->base.err, CAIRN_EFULL, ":store/checkpoint",
                                "log: too many segments wait for their checkpoint");
     memset(h, 0, sizeof h);
@@ -1906,7 +1912,8 @@ static int slot_set(struct file_store *fs, const char *name, const void *value, 
         if ((rc = head_state(fs, name, &st)) < 0)
             return rc;
         present = st.have && st.cur.kind == SLOT_VALUE;
-        if (!st.corrupt && (value ? present && st.cur.len == len && !memcmp(st.cur.buf + SLOT_HDR, value, len) : !present))
+        if (!st.corrupt &&
+            (value ? present && st.cur.len == len && !memcmp(st.cur.buf + SLOT_HDR, value, len) : !present))
             return 0; /* already there: a checkpoint repeated after a crash */
         rc = cas_with_nodes(&fs->base, name, present ? st.cur.buf + SLOT_HDR : NULL, present ? st.cur.len : 0, value,
                             value ? len : 0, 0, NULL, NULL, NULL);
@@ -1933,7 +1940,7 @@ static unsigned ckpt_threads(struct file_store *fs)
 {
     unsigned n;
     pthread_mutex_lock(&fs->log_mu);
-    n = fs->nsealed >= 2 || !fs->log_on ? fs->threads : fs->ckpt_threads;
+    n = fs->nsealed >= 2 || !atomic_load(&fs->log_on) ? fs->threads : fs->ckpt_threads;
     pthread_mutex_unlock(&fs->log_mu);
     return n;
 }
@@ -2189,7 +2196,7 @@ static int log_start_writer(struct file_store *fs)
         rc = log_drain_inline(fs);
     pthread_mutex_lock(&fs->log_mu);
     if (rc == 0)
-        fs->log_on = fs->log_bytes > 0;
+        atomic_store(&fs->log_on, fs->log_bytes > 0);
     else
         log_view_clear(fs); /* the lock is refused; the segments stay for the next writer */
     fs->nsealed = 0;
@@ -2201,7 +2208,7 @@ static int log_start_writer(struct file_store *fs)
 /* Giving the writer role up: seal the segment, checkpoint everything. */
 static void log_stop_writer(struct file_store *fs)
 {
-    if (!fs->log_on)
+    if (!atomic_load(&fs->log_on))
         return;
     pthread_mutex_lock(&fs->commit_mu);
     pthread_mutex_lock(&fs->log_mu);
@@ -2227,7 +2234,7 @@ static void log_stop_writer(struct file_store *fs)
     if (!atomic_load(&fs->failed) && !fs->ckpt_rc)
         log_drain_inline(fs); /* best effort: a failure leaves segments, which readers and the next writer take */
     pthread_mutex_lock(&fs->log_mu);
-    fs->log_on = 0;
+    atomic_store(&fs->log_on, 0);
     fs->nsealed = 0;
     fs->ckpt_rc = 0;
     fs->ckpt_stop = 0;
@@ -2250,7 +2257,8 @@ static int file_get(cairn_store *s, const cairn_addr *addr, void **data_out, siz
         if (rc != CAIRN_ENOTFOUND)
             return rc;
     }
-    if ((rc = files_get(s, addr, data_out, len_out)) != CAIRN_ENOTFOUND || fs->logdir < 0 || fs->log_on)
+    rc = files_get(s, addr, data_out, len_out);
+    if (rc != CAIRN_ENOTFOUND || fs->logdir < 0 || atomic_load(&fs->log_on))
         return rc;
     /* another writer's log may have it: read log/ again */
     pthread_mutex_lock(&fs->log_mu);
@@ -2305,11 +2313,11 @@ static int file_commit(cairn_store *s, size_t n, const cairn_addr *addrs, const 
 {
     struct file_store *fs = fs_of(s);
     int rc;
-    if (fs->log_on) {
+    if (atomic_load(&fs->log_on)) {
         if ((rc = cairn_store_check_head(s, name, CAIRN_MAX(len, expected_len))) < 0)
             return rc;
         pthread_mutex_lock(&fs->commit_mu);
-        rc = fs->log_on ? log_commit(fs, name, expected, expected_len, value, len, n, addrs, nodes, lens)
+        rc = atomic_load(&fs->log_on) ? log_commit(fs, name, expected, expected_len, value, len, n, addrs, nodes, lens)
                         : 1; /* the writer role was given up meanwhile */
         pthread_mutex_unlock(&fs->commit_mu);
         if (rc <= 0)
@@ -2352,7 +2360,7 @@ static int file_list(cairn_store *s, cairn_store_addr_cb cb, void *payload)
     int rc = 0;
     if (fs->logdir >= 0) {
         pthread_mutex_lock(&fs->log_mu);
-        if (!fs->log_on)
+        if (!atomic_load(&fs->log_on))
             rc = log_refresh(fs);
         if (rc == 0 && fs->ltab_count && !(ll.addrs = cairn_malloc(cairn_mul_size(fs->ltab_count, sizeof *ll.addrs))))
             rc = cairn_error_oom(&s->err);
@@ -2379,7 +2387,7 @@ static int file_head_list(cairn_store *s, cairn_store_name_cb cb, void *payload)
         rc = io_error(&s->err, rc, "list", "heads");
     if (rc == 0 && fs->logdir >= 0) {
         pthread_mutex_lock(&fs->log_mu);
-        if (!fs->log_on)
+        if (!atomic_load(&fs->log_on))
             rc = log_refresh(fs);
         for (size_t i = 0; rc == 0 && i < fs->nsegs; i++)
             for (size_t j = 0; j < fs->segs[i].nheads; j++)

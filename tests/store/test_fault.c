@@ -101,7 +101,8 @@ static long sweep(const char *root, int persistent, int err, unsigned mask)
         /* the next write succeeds, or the store is fail-stop until reopened */
         rc = store_wl_commit(&w, s, NULL);
         if (rc < 0) {
-            CHECK_MSG(rc == CAIRN_EIO, "n=%llu after op %d (seq %llu): %s", (unsigned long long)n, atomic_load(&f.last_op), (unsigned long long)w.seq, s->err.message);
+            CHECK_MSG(rc == CAIRN_EIO, "n=%llu, fault in op %d: %s", (unsigned long long)n, atomic_load(&f.last_op),
+                      s->err.message);
             CHECK_STR(s->err.keyword, ":store/failed");
             cairn_store_close(s);
             s = open_faulty(root, &f);

@@ -641,3 +641,47 @@ void test_store_file__a_writer_that_ignores_the_lock_is_fenced_by_the_log(void)
     CHECK_EQ(complete_head(fs), 2);
     crashfs_free(fs);
 }
+
+/* A segment whose entry is intact (its checksum holds) but says more than it
+ * holds is corruption, reported as such; an entry cut short or not yet
+ * written just ends the segment. */
+void test_store_file__a_malformed_log_entry_is_corruption_and_a_torn_one_ends_the_log(void)
+{
+    const char *root = store_dir("badlog");
+    cairn_store *s = open_file(root, NULL);
+    uint8_t seg[4096 + 64];
+    cairn_addr sum;
+    char path[700];
+    void *v;
+    size_t len;
+    CHECK_OK(cairn_store_head_cas(s, "db", NULL, 0, "slot", 4));
+    cairn_store_close(s);
+    memset(seg, 0, sizeof seg);
+    memcpy(seg, "CLOGSEG\x01", 8);
+    cairn_put_be64(seg + 8, 1);
+    cairn_addr_of(&sum, seg, 16);
+    memcpy(seg + 16, sum.bytes, 16);
+    memcpy(seg + 4096 + 16, "CLE\x01", 4);
+    cairn_put_be32(seg + 4096 + 20, 6);        /* payload: 6 bytes */
+    cairn_put_be64(seg + 4096 + 24, 1);
+    cairn_put_be64(seg + 4096 + 32, 1);
+    cairn_put_be32(seg + 4096 + 40, 5);        /* five nodes, none there */
+    cairn_addr_of(&sum, seg + 4096 + 16, 24 + 6);
+    memcpy(seg + 4096, sum.bytes, 16);
+    snprintf(path, sizeof path, "%s/log/0000000000000001", root);
+    /* torn: the checksum does not hold; the log ends before it */
+    seg[4096 + 45] = 1;
+    write_file(path, seg, sizeof seg);
+    s = open_file(root, NULL);
+    CHECK_OK(cairn_store_head_read(s, "db", &v, &len));
+    CHECK_MEM(v, len, "slot", 4);
+    cairn_free(v);
+    cairn_store_close(s);
+    /* intact but malformed */
+    seg[4096 + 45] = 0;
+    write_file(path, seg, sizeof seg);
+    s = open_file(root, NULL);
+    CHECK_ERR(cairn_store_head_read(s, "db", &v, &len), CAIRN_ECORRUPT);
+    CHECK_STR(s->err.keyword, ":store/corrupt");
+    cairn_store_close(s);
+}
