@@ -188,7 +188,7 @@ struct file_store {
     /* the commit log (see "the commit log" below) */
     int logdir;                 /* log/, or -1: this handle neither reads nor writes a log */
     uint64_t log_bytes;         /* segment size before a roll; 0: commits go to files */
-    uint64_t log_chunk;         /* zero-filled ahead of the writer at a time */
+    uint64_t log_chunk;         /* zero-filled ahead of the writer at most at a time */
     unsigned ckpt_threads;      /* node writers of a checkpoint */
     int version_ok;             /* the version file says 2 */
     pthread_mutex_t log_mu;     /* guards the view, the sealed queue and the checkpoint state */
@@ -1157,9 +1157,9 @@ static int name_list_add(struct name_list *l, const char *name)
  *                 kind (1 value, 2 tombstone), be32 value length, value
  *
  * A segment ends at its first entry that is not whole and intact. The writer
- * zero-fills a segment ahead of itself (up to 1 MiB at a time, with an
- * fsync), so an entry is a write over allocated blocks and its fdatasync
- * flushes no metadata.
+ * zero-fills a segment ahead of itself (log_ahead: 64 KiB to 1 MiB at a
+ * time, with an fsync), so an entry is a write over allocated blocks and its
+ * fdatasync flushes no metadata.
  *
  * Reading. A head's current value is its last entry in the segments present,
  * taken in id order; without one, its slot. A node is read from its file, or
@@ -1686,6 +1686,16 @@ static int log_zero(struct file_store *fs, uint64_t from, uint64_t to)
     return 0;
 }
 
+/*
+ * Bytes to zero-fill past the end of a segment holding `used` bytes of
+ * entries: as much again, from 64 KiB up to log_chunk (1 MiB), so that a
+ * store with little traffic keeps little more than its entries on disk.
+ */
+static uint64_t log_ahead(const struct file_store *fs, uint64_t used)
+{
+    return CAIRN_MIN(fs->log_chunk, CAIRN_MAX((uint64_t)64 << 10, used));
+}
+
 static void *ckpt_main(void *p);
 static int log_checkpoint(struct file_store *fs, uint64_t id);
 
@@ -1708,17 +1718,17 @@ static int log_drain_inline(struct file_store *fs)
 }
 
 /*
- * Starts segment id max+1, cutting every older segment at its valid end,
- * and queues the older ones for checkpointing: on the checkpoint thread, or
- * on this one when there is none or `now` says so. Under commit_mu.
+ * Starts segment max id + 1 and queues the older ones for checkpointing: on
+ * the checkpoint thread, or on this one when there is none (threads = 1).
+ * Under commit_mu.
  */
-static int log_roll(struct file_store *fs, int now)
+static int log_roll(struct file_store *fs)
 {
     cairn_vfs *v = fs->vfs;
     uint8_t h[LOG_START];
     char sn[SEQ_HEX + 1];
     uint64_t id = 1;
-    int rc, fd;
+    int rc, fd, rfd = -1;
     if ((rc = log_upgrade_version(fs)) < 0)
         return rc;
     /* backpressure: at most two segments wait for their checkpoint */
@@ -1774,9 +1784,11 @@ static int log_roll(struct file_store *fs, int now)
     {
         int old = fs->wfd;
         fs->wfd = fd;
-        rc = pwrite_all(v, fd, h, sizeof h, 0);
+        rc = v->open(v, fs->logdir, sn, CAIRN_VFS_READ, &rfd); /* the view's handle */
         if (rc == 0)
-            rc = log_zero(fs, LOG_START, LOG_START + fs->log_chunk);
+            rc = pwrite_all(v, fd, h, sizeof h, 0);
+        if (rc == 0)
+            rc = log_zero(fs, LOG_START, LOG_START + log_ahead(fs, 0));
         if (rc == 0 && (rc = v->fsync(v, fd)) < 0)
             rc = fail_stop(fs, rc, "log segment");
         else if (rc == 0 && (rc = fsync_dir(fs, fs->logdir)) < 0)
@@ -1786,6 +1798,8 @@ static int log_roll(struct file_store *fs, int now)
         if (rc < 0) {
             fs->wfd = old;
             v->close(v, fd);
+            if (rfd >= 0)
+                v->close(v, rfd);
             if (v->unlink(v, fs->logdir, sn) != 0) {
                 /* left in log/: this writer's still, an empty segment for a checkpoint to delete */
                 pthread_mutex_lock(&fs->log_mu);
@@ -1817,25 +1831,20 @@ static int log_roll(struct file_store *fs, int now)
         g->hdr_ok = 1;
         g->scanned = LOG_START;
         g->next_no = 1;
-        if ((rc = v->open(v, fs->logdir, sn, CAIRN_VFS_READ, &g->fd)) < 0)
-            g->fd = -1;
+        g->fd = rfd;
     }
     fs->wid = id;
     fs->wend = LOG_START;
-    fs->walloc = LOG_START + fs->log_chunk;
+    fs->walloc = LOG_START + log_ahead(fs, 0);
     fs->wno = 1;
-    if (fs->nsealed && fs->threads > 1 && !fs->ckpt_running && !now) {
+    if (fs->nsealed && fs->threads > 1 && !fs->ckpt_running) {
         fs->ckpt_stop = 0;
         if (pthread_create(&fs->ckpt_th, NULL, ckpt_main, fs) == 0)
             fs->ckpt_running = 1;
     }
     pthread_cond_broadcast(&fs->ckpt_cv);
     pthread_mutex_unlock(&fs->log_mu);
-    if (rc < 0)
-        return io_error(&fs->base.err, rc, "open log segment", sn);
-    if (!fs->ckpt_running && (rc = log_drain_inline(fs)) < 0)
-        return rc;
-    return 0;
+    return fs->ckpt_running ? 0 : log_drain_inline(fs);
 }
 
 /*
@@ -1850,7 +1859,7 @@ static int log_append(struct file_store *fs, uint8_t *e, size_t len, int *writte
     int rc, grow;
     *written = 0;
     if (fs->wfd < 0 || (fs->wend + len > fs->log_bytes && fs->wend > LOG_START)) {
-        if ((rc = log_roll(fs, 0)) < 0)
+        if ((rc = log_roll(fs)) < 0)
             return rc;
     }
     memcpy(e + 16, LOG_ENTRY_MAGIC, 4);
@@ -1861,13 +1870,13 @@ static int log_append(struct file_store *fs, uint8_t *e, size_t len, int *writte
     off = fs->wend;
     grow = off + len > fs->walloc;
     /* zeros first: a failure then never leaves a whole entry behind */
-    rc = grow ? log_zero(fs, fs->walloc, off + len + fs->log_chunk) : 0;
+    rc = grow ? log_zero(fs, fs->walloc, off + len + log_ahead(fs, off + len - LOG_START)) : 0;
     if (rc == 0 && (rc = pwrite_all(v, fs->wfd, e, len, off)) < 0)
         atomic_store(&fs->failed, 1); /* part of the entry may be there: nothing may follow it */
     if (rc < 0)
         return io_error(&fs->base.err, rc, "write", "log");
     if (grow)
-        fs->walloc = off + len + fs->log_chunk;
+        fs->walloc = off + len + log_ahead(fs, off + len - LOG_START);
     /* the whole entry is in the file, where readers find it: from here on
      * this handle's view has it too, whatever the sync says */
     *written = 1;
