@@ -22,10 +22,13 @@
  * cohorts that take turns (half of them applied while the other half is
  * written), and on a store whose write takes milliseconds (fsyncs) that
  * halves the group and nearly halves throughput. So when the last write was
- * slow (>= 0.2 ms), the writer waits for the callers it just acknowledged to
+ * slow (>= 20 us), the writer waits for the callers it just acknowledged to
  * come back, up to half that write's time (at most 1 ms), and seals one full
  * group: on the file store at 16 threads, groups went from 8.0 to 15.9
- * requests on average. A fast store (memory) never waits.
+ * requests on average. A fast store (memory) never waits. The bound was
+ * 0.2 ms until the file store's commit log made a write 0.1-0.3 ms; at
+ * 20 us, tx-entity went from 5.2-5.6k to 5.9-6.7k tx/s at 4 threads and
+ * from 7.1-10.6k to 11.2-12.2k at 16 (three interleaved runs each).
  *
  * When a sealed group fails to be written, the open group stood on a value
  * that will never exist. Its requests go back to the front of the queue,
@@ -604,7 +607,7 @@ static void requeue(cairn_conn *c, cairn_txreq *open, cairn_txreq *open_tail)
 }
 
 /* Lingering: see writer_main. */
-#define LINGER_MIN_NS 200000    /* writes faster than this never wait */
+#define LINGER_MIN_NS 20000     /* writes faster than this never wait */
 #define LINGER_MAX_NS 1000000   /* the longest wait for the last group's callers */
 
 /*
