@@ -189,7 +189,6 @@ struct file_store {
     int logdir;                 /* log/, or -1: this handle neither reads nor writes a log */
     uint64_t log_bytes;         /* segment size before a roll; 0: commits go to files */
     uint64_t log_chunk;         /* zero-filled ahead of the writer at most at a time */
-    unsigned ckpt_threads;      /* node writers of a checkpoint */
     int version_ok;             /* the version file says 2 */
     pthread_mutex_t log_mu;     /* guards the view, the sealed queue and the checkpoint state */
     pthread_mutex_t commit_mu;  /* serializes this handle's log writes */
@@ -1949,7 +1948,7 @@ static unsigned ckpt_threads(struct file_store *fs)
 {
     unsigned n;
     pthread_mutex_lock(&fs->log_mu);
-    n = fs->nsealed >= 2 || !atomic_load(&fs->log_on) ? fs->threads : fs->ckpt_threads;
+    n = fs->nsealed >= 2 || !atomic_load(&fs->log_on) ? fs->threads : 1;
     pthread_mutex_unlock(&fs->log_mu);
     return n;
 }
@@ -2654,12 +2653,6 @@ int cairn_store_file_open_with(cairn_store **out, const char *path, const cairn_
     }
     if (fs->log_bytes && fs->log_bytes <= LOG_START)
         fs->log_bytes = LOG_START + 1; /* one entry per segment: the tests' setting */
-    {
-        const char *env = getenv("CAIRN_FILE_CKPT_THREADS");
-        fs->ckpt_threads = CAIRN_MIN(fs->threads, env && *env ? (unsigned)atoi(env) : 1u);
-        if (!fs->ckpt_threads)
-            fs->ckpt_threads = 1;
-    }
     fs->log_chunk = CAIRN_MIN(LOG_CHUNK, (fs->log_bytes + 4095) / 4096 * 4096);
     fs->mutants = opt->mutants;
     fs->race_hook = opt->race_hook;
