@@ -44,7 +44,7 @@ struct result {
     double gets2;               /* verified gets/s, two threads */
     double disk_ratio;          /* bytes on disk / payload bytes */
     double frame_ratio;         /* payload bytes / framed bytes */
-    double fsyncs;              /* fsync + fsync_dir per commit; < 0: not counted */
+    double fsyncs;              /* fsync + fsync_dir + fdatasync per commit; < 0: not counted */
 };
 
 static double now(void)
@@ -240,14 +240,16 @@ static void bench_backend(struct result *r, const char *backend, const char *roo
     r->put_batched = put_range(s, &ps, single, n, BATCH, addrs, &framed);
     r->frame_ratio = (double)ps.bytes / (double)framed;
     /* commits: COMMIT_NODES fresh nodes and a record, then head_cas */
-    syncs0 = atomic_load(&counter.calls[VOP_FSYNC]) + atomic_load(&counter.calls[VOP_FSYNC_DIR]);
+    syncs0 = atomic_load(&counter.calls[VOP_FSYNC]) + atomic_load(&counter.calls[VOP_FSYNC_DIR]) +
+             atomic_load(&counter.calls[VOP_DATASYNC]);
     t0 = now();
     for (size_t i = 0; i < commits; i++)
         commit_once(s, &cs, i, &prev, &have_prev);
     r->commits = (double)commits / (now() - t0);
     r->fsyncs = strcmp(backend, "file") ? -1
                                         : (double)(atomic_load(&counter.calls[VOP_FSYNC]) +
-                                                   atomic_load(&counter.calls[VOP_FSYNC_DIR]) - syncs0) /
+                                                   atomic_load(&counter.calls[VOP_FSYNC_DIR]) +
+                                                   atomic_load(&counter.calls[VOP_DATASYNC]) - syncs0) /
                                               (double)commits;
     r->gets = gets_per_s(s, addrs, n, 4 * n, 1);
     r->gets2 = gets_per_s(s, addrs, n, 4 * n, 2);
