@@ -1250,13 +1250,27 @@ static int ltab_rebuild(struct file_store *fs, size_t want, uint64_t drop)
     return 0;
 }
 
+static struct lseg *lseg_of(struct file_store *fs, uint64_t id)
+{
+    for (size_t i = 0; i < fs->nsegs; i++)
+        if (fs->segs[i].id == id)
+            return &fs->segs[i];
+    return NULL;
+}
+
 static int ltab_add(struct file_store *fs, const cairn_addr *a, uint64_t seg, uint64_t off, uint32_t len)
 {
     struct lnode *e;
     if (2 * (fs->ltab_count + 1) > fs->ltab_cap && ltab_rebuild(fs, fs->ltab_count + 1, 0) < 0)
         return CAIRN_ENOMEM;
-    if ((e = ltab_find(fs, a)) != NULL)
+    if ((e = ltab_find(fs, a)) != NULL) {
+        if (!lseg_of(fs, e->seg)) { /* left by a drop whose rebuild ran out of memory */
+            e->seg = seg;
+            e->off = off;
+            e->len = len;
+        }
         return 0; /* already in the log: either copy serves */
+    }
     size_t j = ltab_slot(fs, a);
     while (fs->ltab[j].seg)
         j = (j + 1) & (fs->ltab_cap - 1);
@@ -1268,13 +1282,6 @@ static int ltab_add(struct file_store *fs, const cairn_addr *a, uint64_t seg, ui
     return 0;
 }
 
-static struct lseg *lseg_of(struct file_store *fs, uint64_t id)
-{
-    for (size_t i = 0; i < fs->nsegs; i++)
-        if (fs->segs[i].id == id)
-            return &fs->segs[i];
-    return NULL;
-}
 
 /* Records head name's value (NULL: tombstone) as segment g's last. */
 static int lseg_set_head(struct lseg *g, const char *name, const void *value, size_t len)
