@@ -5,7 +5,10 @@
  * payload byte, fsyncs per commit (file backend, counted through its vfs
  * seam; LMDB and SQLite do their I/O inside the library) and the node-frame
  * compression ratio. Payloads are generated index leaves
- * (tests/support/store_payload.c), 4-16 KiB.
+ * (tests/support/store_payload.c), 4-16 KiB. Then the file system's two
+ * durable-write primitives, timed with plain POSIX calls: a write over
+ * preallocated bytes + fdatasync (a commit log entry) and a new file +
+ * fsync + rename + directory fsync (a node file or head slot).
  *
  *   store_bench [--quick] [--dir DIR] [--threads N] [--repeat N]
  *
@@ -276,6 +279,57 @@ static void json(const char *backend, const char *metric, double v)
     printf("{\"bench\":\"store\",\"backend\":\"%s\",\"metric\":\"%s\",\"value\":%.4g}\n", backend, metric, v);
 }
 
+/*
+ * The file system's durable-write primitives in dir, ms each (the reason for
+ * the file store's commit log, src/store/file.c): [0] 1 KiB written over
+ * preallocated bytes and fdatasynced, as a log entry is; [1] a new 1 KiB
+ * file written, fsynced, renamed and its directory fsynced, as a node file
+ * or head slot is.
+ */
+static void fs_primitives(const char *dir, int count, double out[2])
+{
+    char path[4200], tmp[4200];
+    char buf[1024];
+    int fd, dfd = open(dir, O_RDONLY | O_DIRECTORY);
+    double t0;
+    memset(buf, 'x', sizeof buf);
+    out[0] = out[1] = -1;
+    snprintf(path, sizeof path, "%s/log", dir);
+    if (dfd < 0 || (fd = open(path, O_CREAT | O_RDWR | O_TRUNC, 0644)) < 0)
+        goto done;
+    for (int i = 0; i < count; i++)
+        if (pwrite(fd, buf, sizeof buf, (off_t)i * (off_t)sizeof buf) != (ssize_t)sizeof buf)
+            goto done_fd;
+    if (fsync(fd) != 0)
+        goto done_fd;
+    t0 = now();
+    for (int i = 0; i < count; i++)
+        if (pwrite(fd, buf, sizeof buf, (off_t)i * (off_t)sizeof buf) != (ssize_t)sizeof buf || fdatasync(fd) != 0)
+            goto done_fd;
+    out[0] = (now() - t0) * 1e3 / count;
+    t0 = now();
+    for (int i = 0; i < count; i++) {
+        int f;
+        snprintf(tmp, sizeof tmp, "%s/t%d", dir, i);
+        snprintf(path, sizeof path, "%s/n%d", dir, i);
+        if ((f = open(tmp, O_CREAT | O_EXCL | O_WRONLY, 0644)) < 0)
+            goto done_fd;
+        if (write(f, buf, sizeof buf) != (ssize_t)sizeof buf || fsync(f) != 0) {
+            close(f);
+            goto done_fd;
+        }
+        close(f);
+        if (rename(tmp, path) != 0 || fsync(dfd) != 0)
+            goto done_fd;
+    }
+    out[1] = (now() - t0) * 1e3 / count;
+done_fd:
+    close(fd);
+done:
+    if (dfd >= 0)
+        close(dfd);
+}
+
 int main(int argc, char **argv)
 {
     static const char *const backends[] = { "mem", "file", "lmdb", "sqlite" };
@@ -343,6 +397,19 @@ int main(int argc, char **argv)
         json(r->backend, "frame_compression_ratio", r->frame_ratio);
         if (r->fsyncs >= 0)
             json(r->backend, "fsyncs_per_commit", r->fsyncs);
+    }
+    {
+        char sub[4200];
+        double prim[2];
+        snprintf(sub, sizeof sub, "%s/fs", root);
+        mkdir(sub, 0755);
+        fs_primitives(sub, n >= 4096 ? 500 : 200, prim);
+        printf("file system: 1 KiB over preallocated bytes + fdatasync %.3f ms; new file + fsync + rename + "
+               "directory fsync %.3f ms\n", prim[0], prim[1]);
+        if (prim[0] > 0)
+            json("fs", "prealloc_write_fdatasync_ms", prim[0]);
+        if (prim[1] > 0)
+            json("fs", "new_file_rename_dirsync_ms", prim[1]);
     }
     {
         char cmd[4200];

@@ -1128,9 +1128,10 @@ static int name_list_add(struct name_list *l, const char *name)
 
 /*
  * Why a log. A commit through files costs three rounds of fsyncs and two
- * inode creations (the record's file, its directory, the head slot): 1.3 ms
- * on this VM's disk, against 0.12 ms for a write over preallocated bytes and
- * an fdatasync (/work/tb/fsy.c in the issue note). So the lock holder
+ * inode creations (the record's file, its directory, the head slot): a new
+ * file, fsynced, renamed and its directory fsynced takes 0.5-1.3 ms on this
+ * VM's disk, a write over preallocated bytes and an fdatasync 0.08-0.12 ms
+ * (bench/store_bench.c, its "fs" rows). So the lock holder
  * appends each commit (its nodes and the new head value) to a segment file
  * in log/ and returns after one fdatasync. A *checkpoint* later copies a
  * full segment's nodes to node files and its head values to head slots, on
