@@ -1129,7 +1129,7 @@ static int name_list_add(struct name_list *l, const char *name)
 /*
  * Why a log. A commit through files costs three rounds of fsyncs and two
  * inode creations (the record's file, its directory, the head slot): a new
- * file, fsynced, renamed and its directory fsynced takes 0.5-1.3 ms on this
+ * file, fsynced, renamed and its directory fsynced takes 0.4-1.3 ms on this
  * VM's disk, a write over preallocated bytes and an fdatasync 0.08-0.12 ms
  * (bench/store_bench.c, its "fs" rows). So the lock holder
  * appends each commit (its nodes and the new head value) to a segment file
