@@ -90,7 +90,7 @@
 
 #include "base/alloc.h"
 #include "base/err.h"
-#include "base/hash.h"
+#include "base/hmap.h"
 #include "edn/value.h"
 
 #define VERSION_TEXT "cairn file store 2\n"
@@ -141,12 +141,14 @@ struct slot {
 #define LOG_ENTRY_MAX ((uint64_t)1 << 31)
 #define LOG_DIRECT ((uint64_t)1 << 20)  /* nodes of a larger commit go to files, not the log */
 
-/* A node in the log: where its bytes are. */
+/* A node in the log: where its bytes are. In the view's table (ltab), and
+ * in its segment's list. */
 struct lnode {
     cairn_addr addr;
-    uint64_t seg;               /* segment id; 0: empty table slot */
+    uint64_t seg;               /* segment id */
     uint64_t off;               /* of its bytes in the segment */
     uint32_t len;
+    struct lnode *next;         /* the segment's next node */
 };
 
 /* A head's last entry in one segment. */
@@ -165,6 +167,8 @@ struct lseg {
     uint64_t next_no;           /* number of the next entry */
     struct lhead *heads;        /* last value per head in this segment */
     size_t nheads;
+    struct lnode *nodes;        /* its nodes in the view's table (a node already there from an
+                                 * older segment is not added again) */
 };
 
 struct file_store {
@@ -195,8 +199,7 @@ struct file_store {
     pthread_cond_t ckpt_cv;     /* sealed queue changed */
     struct lseg segs[LOG_SEGS_MAX + 2];  /* the view: present segments, ascending id */
     size_t nsegs;
-    struct lnode *ltab;         /* nodes in the view's segments, open addressing */
-    size_t ltab_cap, ltab_count;
+    cairn_hmap ltab;            /* struct lnode by address: the view's segments' nodes */
     _Atomic int log_on;         /* this handle holds the lock and writes the log */
     int wfd;                    /* the segment being written, or -1 */
     uint64_t wid, wend, walloc, wno;  /* its id, end, zero-filled end, next entry number */
@@ -1193,10 +1196,35 @@ static int name_list_add(struct name_list *l, const char *name)
  * entry appended after the claim, until the claiming writer deletes the
  * segment. No acknowledged commit is lost in either case.
  */
-static void lseg_free(cairn_vfs *v, struct lseg *g)
+static uint64_t lnode_hash(const cairn_addr *a)
 {
+    uint64_t h;
+    memcpy(&h, a->bytes, sizeof h); /* the address is a SHA-256 prefix already */
+    return h;
+}
+
+static int lnode_eq(const void *entry, const void *key, void *payload)
+{
+    (void)payload;
+    return !memcmp(((const struct lnode *)entry)->addr.bytes, ((const cairn_addr *)key)->bytes, CAIRN_ADDR_LEN);
+}
+
+static struct lnode *ltab_find(struct file_store *fs, const cairn_addr *a)
+{
+    return cairn_hmap_find(&fs->ltab, lnode_hash(a), a, lnode_eq, NULL);
+}
+
+/* Removes segment g's nodes from the view's table, closes it, frees it. */
+static void lseg_free(struct file_store *fs, struct lseg *g)
+{
+    while (g->nodes) {
+        struct lnode *n = g->nodes;
+        g->nodes = n->next;
+        cairn_hmap_remove(&fs->ltab, lnode_hash(&n->addr), &n->addr, lnode_eq, NULL);
+        cairn_free(n);
+    }
     if (g->fd >= 0)
-        v->close(v, g->fd);
+        fs->vfs->close(fs->vfs, g->fd);
     for (size_t i = 0; i < g->nheads; i++)
         cairn_free(g->heads[i].value);
     cairn_free(g->heads);
@@ -1204,50 +1232,24 @@ static void lseg_free(cairn_vfs *v, struct lseg *g)
     g->fd = -1;
 }
 
-static size_t ltab_slot(const struct file_store *fs, const cairn_addr *a)
+/* Adds a node of segment g to the view (unless an older segment has it). */
+static int ltab_add(struct file_store *fs, struct lseg *g, const cairn_addr *a, uint64_t off, uint32_t len)
 {
-    uint64_t h;
-    memcpy(&h, a->bytes, sizeof h);
-    return (size_t)(cairn_hash_mix(h) & (fs->ltab_cap - 1));
-}
-
-static struct lnode *ltab_find(struct file_store *fs, const cairn_addr *a)
-{
-    if (!fs->ltab_cap)
-        return NULL;
-    for (size_t i = ltab_slot(fs, a);; i = (i + 1) & (fs->ltab_cap - 1)) {
-        struct lnode *e = &fs->ltab[i];
-        if (!e->seg)
-            return NULL;
-        if (!memcmp(e->addr.bytes, a->bytes, CAIRN_ADDR_LEN))
-            return e;
-    }
-}
-
-/* Sizes the table for want entries, keeping those whose segment is not drop. */
-static int ltab_rebuild(struct file_store *fs, size_t want, uint64_t drop)
-{
-    struct lnode *old = fs->ltab;
-    size_t ocap = fs->ltab_cap, cap = 64;
-    while (cap < 2 * want)
-        cap *= 2;
-    if (!(fs->ltab = cairn_malloc(cairn_mul_size(cap, sizeof *fs->ltab)))) {
-        fs->ltab = old;
+    struct lnode *n;
+    if (ltab_find(fs, a))
+        return 0; /* either copy serves */
+    if (!(n = cairn_malloc(sizeof *n)))
+        return CAIRN_ENOMEM;
+    n->addr = *a;
+    n->seg = g->id;
+    n->off = off;
+    n->len = len;
+    if (cairn_hmap_insert(&fs->ltab, lnode_hash(a), n) < 0) {
+        cairn_free(n);
         return CAIRN_ENOMEM;
     }
-    memset(fs->ltab, 0, cap * sizeof *fs->ltab);
-    fs->ltab_cap = cap;
-    fs->ltab_count = 0;
-    for (size_t i = 0; i < ocap; i++) {
-        if (!old[i].seg || old[i].seg == drop)
-            continue;
-        size_t j = ltab_slot(fs, &old[i].addr);
-        while (fs->ltab[j].seg)
-            j = (j + 1) & (cap - 1);
-        fs->ltab[j] = old[i];
-        fs->ltab_count++;
-    }
-    cairn_free(old);
+    n->next = g->nodes;
+    g->nodes = n;
     return 0;
 }
 
@@ -1258,31 +1260,6 @@ static struct lseg *lseg_of(struct file_store *fs, uint64_t id)
             return &fs->segs[i];
     return NULL;
 }
-
-static int ltab_add(struct file_store *fs, const cairn_addr *a, uint64_t seg, uint64_t off, uint32_t len)
-{
-    struct lnode *e;
-    if (2 * (fs->ltab_count + 1) > fs->ltab_cap && ltab_rebuild(fs, fs->ltab_count + 1, 0) < 0)
-        return CAIRN_ENOMEM;
-    if ((e = ltab_find(fs, a)) != NULL) {
-        if (!lseg_of(fs, e->seg)) { /* left by a drop whose rebuild ran out of memory */
-            e->seg = seg;
-            e->off = off;
-            e->len = len;
-        }
-        return 0; /* already in the log: either copy serves */
-    }
-    size_t j = ltab_slot(fs, a);
-    while (fs->ltab[j].seg)
-        j = (j + 1) & (fs->ltab_cap - 1);
-    fs->ltab[j].addr = *a;
-    fs->ltab[j].seg = seg;
-    fs->ltab[j].off = off;
-    fs->ltab[j].len = len;
-    fs->ltab_count++;
-    return 0;
-}
-
 
 /* Records head name's value (NULL: tombstone) as segment g's last. */
 static int lseg_set_head(struct lseg *g, const char *name, const void *value, size_t len)
@@ -1400,7 +1377,7 @@ static int log_apply(struct file_store *fs, struct lseg *g, const uint8_t *p, si
         at += CAIRN_ADDR_LEN + 4;
         if (len - at < nlen)
             return CAIRN_ECORRUPT;
-        if (ltab_add(fs, &a, g->id, base + at, nlen) < 0)
+        if (ltab_add(fs, g, &a, base + at, nlen) < 0)
             return CAIRN_ENOMEM;
         at += nlen;
     }
@@ -1521,11 +1498,10 @@ static int id_asc(const void *a, const void *b)
 static void log_view_clear(struct file_store *fs)
 {
     for (size_t i = 0; i < fs->nsegs; i++)
-        lseg_free(fs->vfs, &fs->segs[i]);
+        lseg_free(fs, &fs->segs[i]);
     fs->nsegs = 0;
-    cairn_free(fs->ltab);
-    fs->ltab = NULL;
-    fs->ltab_cap = fs->ltab_count = 0;
+    cairn_hmap_dispose(&fs->ltab);
+    memset(&fs->ltab, 0, sizeof fs->ltab);
 }
 
 /* Drops segment id from the view (it was checkpointed and deleted). */
@@ -1534,14 +1510,11 @@ static void log_view_drop(struct file_store *fs, uint64_t id)
     size_t k = 0;
     for (size_t i = 0; i < fs->nsegs; i++) {
         if (fs->segs[i].id == id)
-            lseg_free(fs->vfs, &fs->segs[i]);
+            lseg_free(fs, &fs->segs[i]);
         else
             fs->segs[k++] = fs->segs[i];
     }
-    if (k != fs->nsegs) {
-        fs->nsegs = k;
-        ltab_rebuild(fs, fs->ltab_count, id); /* on ENOMEM the old table stays: its extra entries are harmless */
-    }
+    fs->nsegs = k;
 }
 
 /*
@@ -1977,16 +1950,13 @@ static int log_checkpoint(struct file_store *fs, uint64_t id)
     {
         struct lseg *g = lseg_of(fs, id);
         size_t want = 0;
-        for (size_t i = 0; i < fs->ltab_cap; i++)
-            want += fs->ltab[i].seg == id;
+        for (struct lnode *e = g ? g->nodes : NULL; e; e = e->next)
+            want++;
         if (want && (!(cn.addrs = cairn_malloc(cairn_mul_size(want, sizeof *cn.addrs))) ||
                      !(cn.data = cairn_malloc(cairn_mul_size(want, sizeof *cn.data))) ||
                      !(cn.lens = cairn_malloc(cairn_mul_size(want, sizeof *cn.lens)))))
             rc = cairn_error_oom(&fs->base.err);
-        for (size_t i = 0; i < fs->ltab_cap && rc == 0; i++) {
-            struct lnode *e = &fs->ltab[i];
-            if (e->seg != id)
-                continue;
+        for (struct lnode *e = g ? g->nodes : NULL; e && rc == 0; e = e->next) {
             if ((rc = log_read_node(fs, &e->addr, &cn.data[cn.count], &cn.lens[cn.count])) < 0)
                 break;
             cn.addrs[cn.count++] = e->addr;
@@ -2378,11 +2348,14 @@ static int file_list(cairn_store *s, cairn_store_addr_cb cb, void *payload)
         pthread_mutex_lock(&fs->log_mu);
         if (!atomic_load(&fs->log_on))
             rc = log_refresh(fs);
-        if (rc == 0 && fs->ltab_count && !(ll.addrs = cairn_malloc(cairn_mul_size(fs->ltab_count, sizeof *ll.addrs))))
+        if (rc == 0 && fs->ltab.count &&
+            !(ll.addrs = cairn_malloc(cairn_mul_size(fs->ltab.count, sizeof *ll.addrs))))
             rc = cairn_error_oom(&s->err);
-        for (size_t i = 0; rc == 0 && i < fs->ltab_cap; i++)
-            if (fs->ltab[i].seg)
-                ll.addrs[ll.count++] = fs->ltab[i].addr;
+        if (rc == 0) {
+            void *e;
+            for (size_t i = 0; cairn_hmap_next(&fs->ltab, &i, &e);)
+                ll.addrs[ll.count++] = ((struct lnode *)e)->addr;
+        }
         pthread_mutex_unlock(&fs->log_mu);
     }
     /* the log's nodes that have no file yet, then every file */
