@@ -138,7 +138,6 @@ struct slot {
 #define LOG_ENTRY_HDR 40
 #define LOG_CHUNK ((uint64_t)1 << 20)
 #define LOG_SEGS_MAX 64           /* segments a view holds; more is refused as corrupt */
-#define LOG_ENTRY_MAX ((uint64_t)1 << 31)
 #define LOG_DIRECT ((uint64_t)1 << 20)  /* nodes of a larger commit go to files, not the log */
 
 /* A node in the log: where its bytes are. In the view's table (ltab), and
@@ -1429,8 +1428,11 @@ static int lseg_scan(struct file_store *fs, struct lseg *g)
     uint8_t *buf = NULL;
     size_t cap = 0;
     char sn[SEQ_HEX + 1];
+    uint64_t size = 0;
     int rc = 0;
     log_seg_name(sn, sizeof sn, g->id);
+    if (g->hdr_ok && (rc = v->size(v, g->fd, &size)) < 0)
+        return io_error(&fs->base.err, rc, "read log segment", sn);
     while (g->hdr_ok) {
         uint64_t L;
         uint8_t sum[16];
@@ -1438,7 +1440,12 @@ static int lseg_scan(struct file_store *fs, struct lseg *g)
             break;
         L = cairn_get_be32(hdr + 20);
         if (memcmp(hdr + 16, LOG_ENTRY_MAGIC, 4) != 0 || cairn_get_be64(hdr + 24) != g->id ||
-            cairn_get_be64(hdr + 32) != g->next_no || L > LOG_ENTRY_MAX)
+            cairn_get_be64(hdr + 32) != g->next_no)
+            break;
+        /* a length past the file's end is a torn entry (or a damaged one):
+         * it ends the segment before anything is allocated for it */
+        if (g->scanned + LOG_ENTRY_HDR + L > size && ((rc = v->size(v, g->fd, &size)) < 0 ||
+                                                       g->scanned + LOG_ENTRY_HDR + L > size))
             break;
         if (LOG_ENTRY_HDR + L > cap) {
             cairn_free(buf);
