@@ -51,6 +51,10 @@ void cli_pty_type(cli_pty *p, const char *text);
 size_t cli_pty_expect(cli_pty *p, size_t from, const char *want, int timeout_ms);
 /* Waits for the child to exit; its status. */
 int cli_pty_finish(cli_pty *p);
+/* cli_pty_finish, typing keys again every second until the shell exits: for
+ * a Ctrl-D, which libedit drops when it arrives between printing the prompt
+ * and switching the terminal to raw mode. */
+int cli_pty_finish_retyping(cli_pty *p, const char *keys);
 
 /* test_tmpdir()/name (one of 32 rotating buffers). */
 char *cli_path(const char *name);

@@ -231,16 +231,20 @@ size_t cli_pty_expect(cli_pty *p, size_t from, const char *want, int timeout_ms)
     }
 }
 
-int cli_pty_finish(cli_pty *p)
+static int finish(cli_pty *p, const char *retype)
 {
     int status = 0;
-    long deadline = now_ms() + 20000;
+    long deadline = now_ms() + 20000, again = now_ms() + 1000;
     for (;;) {
         char buf[4096];
         struct pollfd fd = { p->fd, POLLIN, 0 };
         pid_t w = waitpid(p->pid, &status, WNOHANG);
         if (w == p->pid)
             break;
+        if (retype && now_ms() > again) {
+            cli_pty_type(p, retype);
+            again = now_ms() + 1000;
+        }
         if (now_ms() > deadline) {
             kill(p->pid, SIGKILL);
             waitpid(p->pid, &status, 0);
@@ -254,6 +258,16 @@ int cli_pty_finish(cli_pty *p)
     }
     close(p->fd);
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+int cli_pty_finish(cli_pty *p)
+{
+    return finish(p, NULL);
+}
+
+int cli_pty_finish_retyping(cli_pty *p, const char *keys)
+{
+    return finish(p, keys);
 }
 
 char *cli_path(const char *name)

@@ -150,7 +150,7 @@ void test_cli_shell__terminal_editing_completion_history(void)
     at = cli_pty_expect(&p, at, ".open DB", 10000);
     at = cli_pty_expect(&p, at, "cairn> ", 10000);
     cli_pty_type(&p, "\004");  /* Ctrl-D */
-    CHECK_EQ(cli_pty_finish(&p), 0);
+    CHECK_EQ(cli_pty_finish_retyping(&p, "\004"), 0);
     /* the history file keeps the entries, the two-line one too */
     hist = cli_slurp(cli_path(".cairn_history"), NULL);
     CHECK_MSG(hist != NULL, "no history file");
