@@ -524,9 +524,11 @@ static void *committer_main(void *arg)
     pthread_mutex_lock(&c->lock);
     for (;;) {
         struct cairn_sealed *s;
+        cairn_txreq *group;
         cairn_buf new_head = CAIRN_BUF_INIT;
         cairn_error cerr = CAIRN_ERROR_INIT;
         int64_t t0, t1;
+        size_t count;
         int rc;
         while (!c->inflight && !c->committer_stop)
             pthread_cond_wait(&c->commit_wake, &c->lock);
@@ -574,18 +576,23 @@ static void *committer_main(void *arg)
             call_listeners(c, s->group);
             pthread_mutex_lock(&c->lock);
         }
-        finish_group(s->group);
-        c->inflight = NULL;
-        c->write_ns = t1 - t0;
-        c->idle_since = mono_ns();
-        c->returning = s->count;
-        pthread_cond_broadcast(&c->wake);
+        /* what the write needed is freed before its callers go on: a caller
+         * that counts its own allocations (the out-of-memory tests) must not
+         * see this thread free blocks after it was answered */
+        group = s->group;
+        count = s->count;
         pthread_mutex_unlock(&c->lock);
         cairn_store_batch_free(s->batch);
         cairn_db_release(s->committed);
         cairn_free(s);
         cairn_buf_dispose(&new_head);
         pthread_mutex_lock(&c->lock);
+        finish_group(group);
+        c->inflight = NULL;
+        c->write_ns = t1 - t0;
+        c->idle_since = mono_ns();
+        c->returning = count;
+        pthread_cond_broadcast(&c->wake);
     }
     pthread_mutex_unlock(&c->lock);
     return NULL;
