@@ -430,6 +430,9 @@ CAIRN_API void cairn_db_release(cairn_db *db);
  * operations). tx_meta is a map of attributes asserted on the transaction
  * entity, or nil. Blocks until the commit is durable.
  * @param out the report (owned; cairn_tx_report_free), or NULL to drop it.
+ * NULL is cheaper when many threads transact at once: with no report to build
+ * (and no listener), the writer applies the index changes of a whole group of
+ * such transactions together instead of one transaction at a time.
  * @return 0; CAIRN_EINVALID with a Datahike keyword (":transact/syntax",
  * ":transact/schema", ":transact/upsert", ":transact/unique", ":transact/cas",
  * ...), nothing changed; CAIRN_EBUSY (another writer); CAIRN_ECONFLICT (the

@@ -36,7 +36,8 @@ typedef struct cairn_txreq {
     cairn_val tx_data;            /* borrowed from the caller (it waits) */
     cairn_val tx_meta;            /* borrowed */
     int64_t tx;                   /* transaction id asked for, 0 = the next */
-    cairn_tx_report *report;      /* result */
+    cairn_tx_report *report;      /* result (built only when wanted, see apply_requests) */
+    int want_report;              /* the caller asked for the report */
     cairn_error err;              /* failure */
     int rc;                       /* status */
     int done;                     /* the writer finished with it */

@@ -25,6 +25,7 @@
 #include "base/alloc.h"
 #include "base/err.h"
 #include "db/kw.h"
+#include "index/node.h"
 
 /* ---- contexts and values ------------------------------------------------- */
 
@@ -108,6 +109,8 @@ int cairn_db__with_view(cairn_db **out, const cairn_db *src, cairn_view view, in
     db->tail_keys = src->tail_keys;
     db->tail_prev = src->tail_prev;
     db->pending = cairn_delta_retain(src->pending);
+    db->unapplied = src->unapplied;
+    db->unapplied_keys = src->unapplied_keys;
     *out = db;
     return 0;
 }
@@ -398,6 +401,57 @@ int cairn_cursor_next(cairn_cursor *c, cairn_raw_datom *out)
     }
 }
 
+/*
+ * scan_prefix of a writer's value with unapplied deltas (tail.c): the tree's
+ * keys merged with the deltas' changes, the newest change of a key deciding
+ * whether it is there.
+ */
+static int scan_overlay(const cairn_db *db, cairn_index_kind index, const uint8_t *prefix, size_t len,
+                        cairn_datom_cb cb, void *payload)
+{
+    cairn_btree_range r = cairn_btree_range_prefix(prefix, len);
+    cairn_btree_iter it;
+    cairn_btree_key keys[64];
+    cairn_raw_datom d;
+    cairn_ovl o = { NULL, 0, 0 };
+    size_t j = 0;
+    int rc = cairn_db__overlay(&o, db, (int)index, prefix, len);
+    if (rc < 0)
+        return rc;
+    cairn_btree_iter_init(&it, &db->trees[index], &r, 0);
+    for (;;) {
+        int n = cairn_btree_iter_next_batch(&it, keys, CAIRN_ARRAY_LEN(keys));
+        if (n < 0) {
+            rc = n;
+            goto done;
+        }
+        if (n == 0)
+            break;
+        for (int i = 0; i < n; i++) {
+            int c = 1;
+            /* the changes of keys before this one: only insertions show */
+            while (j < o.n && (c = cairn_key_cmp(o.v[j].key, o.v[j].len, keys[i].data, keys[i].len)) < 0) {
+                if (o.v[j].op == CAIRN_BTREE_INSERT &&
+                    ((rc = to_raw(&d, index, 0, o.v[j].key, o.v[j].len)) < 0 || (rc = cb(&d, payload)) != 0))
+                    goto done;
+                j++;
+            }
+            if (j < o.n && c == 0 && o.v[j++].op == CAIRN_BTREE_DELETE)
+                continue; /* deleted since the trees */
+            if ((rc = to_raw(&d, index, 0, keys[i].data, keys[i].len)) < 0 || (rc = cb(&d, payload)) != 0)
+                goto done;
+        }
+    }
+    for (; j < o.n; j++)
+        if (o.v[j].op == CAIRN_BTREE_INSERT &&
+            ((rc = to_raw(&d, index, 0, o.v[j].key, o.v[j].len)) < 0 || (rc = cb(&d, payload)) != 0))
+            goto done;
+done:
+    cairn_btree_iter_dispose(&it);
+    cairn_ovl_dispose(&o);
+    return rc;
+}
+
 int cairn_db__scan_prefix(const cairn_db *db, cairn_index_kind index, const uint8_t *prefix, size_t len,
                           cairn_datom_cb cb, void *payload)
 {
@@ -405,6 +459,8 @@ int cairn_db__scan_prefix(const cairn_db *db, cairn_index_kind index, const uint
     cairn_cursor *c;
     cairn_raw_datom d;
     int rc;
+    if (db->unapplied && index <= CAIRN_IX_AVET)
+        return scan_overlay(db, index, prefix, len, cb, payload);
     if (db->view == CAIRN_VIEW_CURRENT) {
         /* the hot path of transactions and lookups: no cursor, batches */
         cairn_btree_range r = cairn_btree_range_prefix(prefix, len);
@@ -446,6 +502,19 @@ int cairn_db__count_prefix(const cairn_db *db, cairn_index_kind index, const uin
     int rc = cairn_btree_count_range(&n, &db->trees[index], len ? &r : NULL);
     if (rc < 0)
         return rc;
+    if (db->unapplied && index <= CAIRN_IX_AVET) {
+        /* the unapplied changes that add or remove a key (tail.c) */
+        cairn_ovl o = { NULL, 0, 0 };
+        if ((rc = cairn_db__overlay(&o, db, (int)index, prefix, len)) == 0) {
+            for (size_t i = 0; i < o.n && rc >= 0; i++) {
+                if ((rc = cairn_btree_contains(&db->trees[index], o.v[i].key, o.v[i].len)) >= 0)
+                    n += o.v[i].op == CAIRN_BTREE_INSERT ? !rc : -(uint64_t)rc;
+            }
+        }
+        cairn_ovl_dispose(&o);
+        if (rc < 0)
+            return rc;
+    }
     if (db->view == CAIRN_VIEW_HISTORY || db->view == CAIRN_VIEW_AS_OF) {
         if ((rc = cairn_btree_count_range(&h, &db->trees[index + 3], len ? &r : NULL)) < 0)
             return rc;

@@ -91,6 +91,9 @@ struct cairn_db {
     uint64_t tail_keys;                /* key changes in those commits */
     cairn_addr tail_prev;              /* previous commit of the tail (depth > 1) */
     cairn_delta *pending;              /* changes since the commit, newest first */
+    uint32_t unapplied;                /* the newest of them not in trees yet (only the
+                                          writer's values: tail.c, "deltas not yet applied") */
+    uint64_t unapplied_keys;           /* their key changes */
 };
 
 /* ---- construction ----------------------------------------------------- */
@@ -116,6 +119,38 @@ int cairn_delta_encode(cairn_buf *b, const cairn_delta *pending, uint64_t *keys_
  * not be shared yet). */
 int cairn_db__apply_delta(cairn_db *db, const void *bytes, size_t len, cairn_error *err);
 int cairn_db__apply_tail(cairn_db *db, const void *bytes, size_t len, cairn_error *err);
+
+/* Deltas not yet applied (tail.c). A value with unapplied deltas is read only
+ * through cairn_db__scan_prefix and cairn_db__count_prefix, and only by the
+ * writer; cairn_db__materialize replaces it with one whose trees hold them. */
+#define CAIRN_DEFER_MAX_DELTAS 64    /* more unapplied deltas than this are applied */
+#define CAIRN_DEFER_MAX_KEYS 4096    /* and so are more key changes than this */
+
+/* Sorts d's changes to EAVT AEVT AVET for cairn_db__overlay. 0, CAIRN_ENOMEM
+ * or CAIRN_ECORRUPT. */
+int cairn_delta_index(cairn_delta *d);
+
+/* An unapplied change as the overlay gives it (key borrowed from its delta). */
+typedef struct cairn_ovl_key {
+    const uint8_t *key;     /* key bytes */
+    size_t len;             /* their length */
+    int op;                 /* CAIRN_BTREE_INSERT or _DELETE */
+    uint32_t age;           /* 0 for the newest delta */
+} cairn_ovl_key;
+
+typedef struct cairn_ovl {
+    cairn_ovl_key *v;       /* in key order, one (the newest change) per key */
+    size_t n;               /* used */
+    size_t cap;             /* room */
+} cairn_ovl;
+
+/* The unapplied changes to tree (EAVT, AEVT or AVET) of keys starting with
+ * prefix, into o (reused between calls; cairn_ovl_dispose frees it). */
+int cairn_db__overlay(cairn_ovl *o, const cairn_db *db, int tree, const uint8_t *prefix, size_t plen);
+void cairn_ovl_dispose(cairn_ovl *o);
+/* Applies *inout's unapplied deltas: *inout is released and replaced by the
+ * new value, or left as it was on failure. */
+int cairn_db__materialize(cairn_db **inout, cairn_error *err);
 
 /*
  * The tail memo: the trees of every commit a replay passed through, so that

@@ -31,17 +31,29 @@
  * A commit's deltas: var count, then count x { var length; delta bytes },
  * oldest first.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/alloc.h"
 #include "base/err.h"
 #include "base/varint.h"
 #include "db/db.h"
+#include "index/node.h"
+
+/* A key change of a delta, for reading a delta not yet applied (below). */
+struct dkey {
+    const uint8_t *key;         /* into the delta's bytes */
+    uint32_t len;               /* key bytes */
+    uint8_t op;                 /* CAIRN_BTREE_INSERT or _DELETE */
+};
 
 struct cairn_delta {
     _Atomic uint32_t refcnt;    /* references */
     cairn_delta *prev;          /* the delta applied before this one, or NULL */
     uint64_t keys;              /* key changes in this delta */
+    struct dkey *idx;           /* its changes to EAVT AEVT AVET, each tree's in key
+                                   order (NULL unless cairn_delta_index made it) */
+    size_t idx_n[3];            /* changes per tree */
     size_t len;                 /* bytes */
     uint8_t bytes[];            /* the encoding above */
 };
@@ -52,6 +64,8 @@ int cairn_delta_new(cairn_delta **out, cairn_delta *prev, const void *bytes, siz
     if (!d)
         return CAIRN_ENOMEM;
     atomic_init(&d->refcnt, 1);
+    d->idx = NULL;
+    memset(d->idx_n, 0, sizeof d->idx_n);
     d->prev = cairn_delta_retain(prev);
     d->keys = keys;
     d->len = len;
@@ -71,6 +85,7 @@ void cairn_delta_release(cairn_delta *d)
 {
     while (d && atomic_fetch_sub_explicit(&d->refcnt, 1, memory_order_acq_rel) == 1) {
         cairn_delta *prev = d->prev;
+        cairn_free(d->idx);
         cairn_free(d);
         d = prev;
     }
@@ -129,50 +144,71 @@ static int apply_changes(cairn_btree *t, const cairn_btree_change *ch, size_t n,
     return rc;
 }
 
-int cairn_db__apply_delta(cairn_db *db, const void *bytes, size_t len, cairn_error *err)
+/* The changes of deltas, gathered per tree in the order they were made. */
+struct gathered {
+    cairn_btree_change *v[CAIRN_T_COUNT_];  /* changes */
+    size_t n[CAIRN_T_COUNT_];               /* used */
+    size_t cap[CAIRN_T_COUNT_];             /* room */
+};
+
+static void gathered_dispose(struct gathered *g)
+{
+    for (int t = 0; t < CAIRN_T_COUNT_; t++)
+        cairn_free(g->v[t]);
+}
+
+/* Appends one delta's changes to g (keys borrowed from bytes). */
+static int gather(struct gathered *g, const uint8_t *bytes, size_t len, cairn_error *err)
 {
     const uint8_t *p = bytes, *end = p + len;
-    cairn_btree_change *ch = NULL;
-    size_t cap = 0;
-    int rc = 0;
-    for (int t = 0; t < CAIRN_T_COUNT_ && rc == 0; t++) {
+    for (int t = 0; t < CAIRN_T_COUNT_; t++) {
         uint64_t n, klen;
         size_t k = cairn_varint_get(p, (size_t)(end - p), &n);
-        if (!k || n > (uint64_t)(end - p - k) / 2) {
-            rc = bad_delta(err);
-            break;
-        }
+        if (!k || n > (uint64_t)(end - p - k) / 2)
+            return bad_delta(err);
         p += k;
-        if (n > cap) {
-            cairn_btree_change *c = cairn_realloc(ch, cairn_mul_size((size_t)n, sizeof *c));
-            if (!c) {
-                rc = CAIRN_ENOMEM;
-                break;
-            }
-            ch = c;
-            cap = (size_t)n;
+        if (g->n[t] + n > g->cap[t]) {
+            size_t cap = CAIRN_MAX(g->cap[t] * 2, g->n[t] + (size_t)n);
+            cairn_btree_change *c = cairn_realloc(g->v[t], cairn_mul_size(cap, sizeof *c));
+            if (!c)
+                return CAIRN_ENOMEM;
+            g->v[t] = c;
+            g->cap[t] = cap;
         }
-        for (uint64_t i = 0; i < n && rc == 0; i++) {
-            if (p == end || (*p != CAIRN_BTREE_INSERT && *p != CAIRN_BTREE_DELETE)) {
-                rc = bad_delta(err);
-                break;
-            }
-            ch[i].op = *p++;
-            if (!(k = cairn_varint_get(p, (size_t)(end - p), &klen)) || klen == 0 || klen > (uint64_t)(end - p - k)) {
-                rc = bad_delta(err);
-                break;
-            }
+        for (uint64_t i = 0; i < n; i++) {
+            cairn_btree_change *c = &g->v[t][g->n[t]];
+            if (p == end || (*p != CAIRN_BTREE_INSERT && *p != CAIRN_BTREE_DELETE))
+                return bad_delta(err);
+            c->op = *p++;
+            if (!(k = cairn_varint_get(p, (size_t)(end - p), &klen)) || klen == 0 || klen > (uint64_t)(end - p - k))
+                return bad_delta(err);
             p += k;
-            ch[i].key = p;
-            ch[i].len = (size_t)klen;
+            c->key = p;
+            c->len = (size_t)klen;
             p += klen;
+            g->n[t]++;
         }
-        if (rc == 0)
-            rc = apply_changes(&db->trees[t], ch, (size_t)n, err);
     }
-    cairn_free(ch);
-    if (rc == 0 && p != end)
-        rc = bad_delta(err);
+    return p == end ? 0 : bad_delta(err);
+}
+
+/* Applies what g gathered, one batch per tree (a later change to a key wins). */
+static int apply_gathered(cairn_db *db, const struct gathered *g, cairn_error *err)
+{
+    int rc = 0;
+    for (int t = 0; t < CAIRN_T_COUNT_ && rc == 0; t++)
+        rc = apply_changes(&db->trees[t], g->v[t], g->n[t], err);
+    return rc;
+}
+
+int cairn_db__apply_delta(cairn_db *db, const void *bytes, size_t len, cairn_error *err)
+{
+    struct gathered g;
+    int rc;
+    memset(&g, 0, sizeof g);
+    if ((rc = gather(&g, bytes, len, err)) == 0)
+        rc = apply_gathered(db, &g, err);
+    gathered_dispose(&g);
     return rc;
 }
 
@@ -195,6 +231,182 @@ int cairn_db__apply_tail(cairn_db *db, const void *bytes, size_t len, cairn_erro
     if (rc == 0 && p != end)
         rc = bad_delta(err);
     return rc;
+}
+
+/* ---- deltas not yet applied -------------------------------------------------------- */
+
+/*
+ * The writer defers applying the deltas of a group's transactions when no
+ * caller wants their values (cairn_db__apply_deferred): a value then keeps
+ * its newest `unapplied` deltas beside its trees, and applies them all at
+ * once, one batch per tree, when the group is sealed or the deltas grow past
+ * a bound (cairn_db__materialize). Sixteen single-entity transactions then
+ * rebuild each touched leaf and branch once instead of sixteen times. Until
+ * then the transaction engine reads such a value through
+ * cairn_db__scan_prefix and cairn_db__count_prefix, which merge the deltas
+ * over the trees (cairn_db__overlay). Such a value never leaves the writer.
+ */
+
+static int dkey_cmp(const void *a, const void *b)
+{
+    const struct dkey *x = a, *y = b;
+    int c = cairn_key_cmp(x->key, x->len, y->key, y->len);
+    /* the same key twice: the later change (further into the bytes) last */
+    return c ? c : x->key < y->key ? -1 : x->key > y->key;
+}
+
+int cairn_delta_index(cairn_delta *d)
+{
+    const uint8_t *p = d->bytes, *end = p + d->len;
+    size_t total = 0, at = 0, counts[3];
+    struct dkey *idx;
+    /* the bytes were encoded by this process: a malformed delta is a bug, and
+     * is refused as corrupt by the same checks gather makes */
+    for (int t = 0; t < 3; t++) {
+        uint64_t n, klen;
+        size_t k = cairn_varint_get(p, (size_t)(end - p), &n);
+        if (!k || n > (uint64_t)(end - p - k) / 2)
+            return CAIRN_ECORRUPT;
+        p += k;
+        counts[t] = (size_t)n;
+        for (uint64_t i = 0; i < n; i++) {
+            if (p == end || !(k = cairn_varint_get(p + 1, (size_t)(end - p - 1), &klen)) ||
+                klen > (uint64_t)(end - p - 1 - k) || klen > UINT32_MAX)
+                return CAIRN_ECORRUPT;
+            p += 1 + k + klen;
+        }
+        total += counts[t];
+    }
+    if (!(idx = cairn_malloc(cairn_mul_size(total ? total : 1, sizeof *idx))))
+        return CAIRN_ENOMEM;
+    p = d->bytes;
+    for (int t = 0; t < 3; t++) {
+        uint64_t n, klen;
+        size_t m = 0, first = at;
+        p += cairn_varint_get(p, (size_t)(end - p), &n);
+        for (uint64_t i = 0; i < n; i++) {
+            uint8_t op = *p++;
+            p += cairn_varint_get(p, (size_t)(end - p), &klen);
+            idx[at].key = p;
+            idx[at].len = (uint32_t)klen;
+            idx[at].op = op;
+            at++;
+            p += klen;
+        }
+        qsort(idx + first, counts[t], sizeof *idx, dkey_cmp);
+        for (size_t i = 0; i < counts[t]; i++) {
+            const struct dkey *k = &idx[first + i];
+            if (i + 1 < counts[t] && !cairn_key_cmp(k->key, k->len, k[1].key, k[1].len))
+                continue; /* the later change to the key wins */
+            idx[first + m++] = *k;
+        }
+        d->idx_n[t] = m;
+        at = first + counts[t];
+    }
+    /* close the gaps the duplicates left */
+    at = 0;
+    for (size_t t = 0, from = 0; t < 3; t++) {
+        memmove(idx + at, idx + from, d->idx_n[t] * sizeof *idx);
+        at += d->idx_n[t];
+        from += counts[t];
+    }
+    d->idx = idx;
+    return 0;
+}
+
+static int ovl_cmp(const void *a, const void *b)
+{
+    const cairn_ovl_key *x = a, *y = b;
+    int c = cairn_key_cmp(x->key, x->len, y->key, y->len);
+    return c ? c : (x->age > y->age) - (x->age < y->age);
+}
+
+static int has_prefix(const uint8_t *key, size_t len, const uint8_t *prefix, size_t plen)
+{
+    return len >= plen && !memcmp(key, prefix, plen);
+}
+
+int cairn_db__overlay(cairn_ovl *o, const cairn_db *db, int tree, const uint8_t *prefix, size_t plen)
+{
+    const cairn_delta *d = db->pending;
+    size_t m = 0;
+    o->n = 0;
+    for (uint32_t age = 0; age < db->unapplied && d; age++, d = d->prev) {
+        const struct dkey *v = d->idx;
+        size_t lo = 0, hi;
+        if (!v)
+            return CAIRN_EINVALID; /* deferred without its index: a bug */
+        for (int t = 0; t < tree; t++)
+            v += d->idx_n[t];
+        hi = d->idx_n[tree];
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (cairn_key_cmp(v[mid].key, v[mid].len, prefix, plen) < 0)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        for (; lo < d->idx_n[tree] && has_prefix(v[lo].key, v[lo].len, prefix, plen); lo++) {
+            if (o->n == o->cap) {
+                size_t cap = o->cap ? o->cap * 2 : 16;
+                cairn_ovl_key *nv = cairn_realloc(o->v, cairn_mul_size(cap, sizeof *nv));
+                if (!nv)
+                    return CAIRN_ENOMEM;
+                o->v = nv;
+                o->cap = cap;
+            }
+            o->v[o->n].key = v[lo].key;
+            o->v[o->n].len = v[lo].len;
+            o->v[o->n].op = v[lo].op;
+            o->v[o->n].age = age;
+            o->n++;
+        }
+    }
+    if (o->n > 1)
+        qsort(o->v, o->n, sizeof *o->v, ovl_cmp);
+    for (size_t i = 0; i < o->n; i++)
+        if (!m || cairn_key_cmp(o->v[m - 1].key, o->v[m - 1].len, o->v[i].key, o->v[i].len))
+            o->v[m++] = o->v[i]; /* the newest change of each key comes first */
+    o->n = m;
+    return 0;
+}
+
+void cairn_ovl_dispose(cairn_ovl *o)
+{
+    cairn_free(o->v);
+    o->v = NULL;
+    o->n = o->cap = 0;
+}
+
+int cairn_db__materialize(cairn_db **inout, cairn_error *err)
+{
+    cairn_db *db = *inout, *m = NULL;
+    const cairn_delta **v;
+    const cairn_delta *d = db->pending;
+    struct gathered g;
+    uint32_t n = db->unapplied;
+    int rc = 0;
+    if (!n)
+        return 0;
+    if (!(v = cairn_malloc(cairn_mul_size(n, sizeof *v))))
+        return cairn_error_oom(err);
+    for (uint32_t i = 0; i < n; i++, d = d->prev)
+        v[n - 1 - i] = d;
+    memset(&g, 0, sizeof g);
+    for (uint32_t i = 0; i < n && rc == 0; i++)
+        rc = gather(&g, v[i]->bytes, v[i]->len, err);
+    if (rc == 0 && (rc = cairn_db__with_view(&m, db, db->view, db->view_tx)) == 0 &&
+        (rc = apply_gathered(m, &g, err)) == 0) {
+        m->unapplied = 0;
+        m->unapplied_keys = 0;
+        cairn_db_release(db);
+        *inout = m;
+        m = NULL;
+    }
+    cairn_db_release(m);
+    gathered_dispose(&g);
+    cairn_free(v);
+    return cairn_error_code(err, rc);
 }
 
 /* ---- the memo ------------------------------------------------------------------- */

@@ -34,6 +34,12 @@ static int keyset_add(struct keyset *k, const cairn_buf *key, int op)
 
 int cairn_db__apply(cairn_db **out, const cairn_db *before, const cairn_tx_out *tx, cairn_error *err)
 {
+    return cairn_db__apply_deferred(out, before, tx, 0, err);
+}
+
+int cairn_db__apply_deferred(cairn_db **out, const cairn_db *before, const cairn_tx_out *tx, int defer,
+                             cairn_error *err)
+{
     struct keyset ks[CAIRN_T_COUNT_];
     cairn_buf key = CAIRN_BUF_INIT;
     cairn_db *db = NULL;
@@ -73,12 +79,23 @@ int cairn_db__apply(cairn_db **out, const cairn_db *before, const cairn_tx_out *
     }
     if (rc == 0 && key.oom)
         rc = CAIRN_ENOMEM;
-    if (rc == 0 && (rc = cairn_db__with_view(&db, before, CAIRN_VIEW_CURRENT, 0)) == 0 &&
-        (rc = cairn_db__apply_delta(db, key.ptr, key.len, err)) == 0 && nkeys) {
+    if (rc == 0 && (rc = cairn_db__with_view(&db, before, CAIRN_VIEW_CURRENT, 0)) == 0 && nkeys) {
         cairn_delta *d;
         if ((rc = cairn_delta_new(&d, before->pending, key.ptr, key.len, nkeys)) == 0) {
             cairn_delta_release(db->pending);
             db->pending = d;
+            defer = defer && before->unapplied < CAIRN_DEFER_MAX_DELTAS &&
+                    before->unapplied_keys + nkeys <= CAIRN_DEFER_MAX_KEYS;
+            if (defer || before->unapplied) {
+                db->unapplied++;
+                db->unapplied_keys += nkeys;
+            }
+            if (defer)
+                rc = cairn_delta_index(d);
+            else if (before->unapplied)
+                rc = cairn_db__materialize(&db, err); /* the earlier ones and this one, at once */
+            else
+                rc = cairn_db__apply_delta(db, key.ptr, key.len, err);
         }
     }
     for (int t = 0; t < CAIRN_T_COUNT_; t++)
