@@ -217,19 +217,27 @@ int cairn_db__apply_tail(cairn_db *db, const void *bytes, size_t len, cairn_erro
     const uint8_t *p = bytes, *end = p + len;
     uint64_t n, dlen;
     size_t k = cairn_varint_get(p, len, &n);
+    struct gathered g;
     int rc = 0;
     if (!k)
         return bad_delta(err);
     p += k;
+    /* the commit's transactions in one batch per tree, as its writer applied them */
+    memset(&g, 0, sizeof g);
     for (uint64_t i = 0; i < n && rc == 0; i++) {
-        if (!(k = cairn_varint_get(p, (size_t)(end - p), &dlen)) || dlen > (uint64_t)(end - p - k))
-            return bad_delta(err);
+        if (!(k = cairn_varint_get(p, (size_t)(end - p), &dlen)) || dlen > (uint64_t)(end - p - k)) {
+            rc = bad_delta(err);
+            break;
+        }
         p += k;
-        rc = cairn_db__apply_delta(db, p, (size_t)dlen, err);
+        rc = gather(&g, p, (size_t)dlen, err);
         p += dlen;
     }
     if (rc == 0 && p != end)
         rc = bad_delta(err);
+    if (rc == 0)
+        rc = apply_gathered(db, &g, err);
+    gathered_dispose(&g);
     return rc;
 }
 
