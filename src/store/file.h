@@ -9,11 +9,12 @@
 #include "store/store.h"
 #include "store/vfs.h"
 
-#define CAIRN_FILE_FORMAT 2           /* the version file's number (1 is read too) */
+#define CAIRN_FILE_FORMAT 3           /* the version file's number (1 and 2 are read too) */
 #define CAIRN_FILE_KEEP_SLOTS 8       /* head slots kept per head */
 #define CAIRN_FILE_SWEEP_AGE 300      /* seconds before another writer's temp file is swept */
 #define CAIRN_FILE_THREADS 16         /* parallel node writers in one put_many (at most 16) */
 #define CAIRN_FILE_LOG_BYTES (4u << 20)  /* commit log segment size (file.c, "the commit log") */
+#define CAIRN_FILE_PACK_MIN 16           /* new nodes from which put_many writes a pack (file.c, "packs") */
 
 /*
  * Deliberate durability bugs, for the crash tests to prove they catch them
@@ -41,9 +42,14 @@ typedef struct cairn_file_options {
      * CAIRN_FILE_LOG_BYTES (0 there too: no log); < 0: no log, every commit
      * writes node files and a head slot. */
     int64_t log_bytes;
+    /* A put_many (a checkpoint, a large commit) with at least this many new
+     * nodes writes them as one pack file instead of a file each (file.c,
+     * "packs"). 0: CAIRN_FILE_PACK_MIN, or the environment's
+     * CAIRN_FILE_PACK_MIN (0 there: no packs); < 0: no packs. */
+    int pack_min;
 } cairn_file_options;
 
-#define CAIRN_FILE_OPTIONS_INIT { NULL, 0, -1, 0, 0, NULL, NULL, 0 }
+#define CAIRN_FILE_OPTIONS_INIT { NULL, 0, -1, 0, 0, NULL, NULL, 0, 0 }
 
 /*
  * Opens (creating if needed) the file store at path. opt may be NULL.

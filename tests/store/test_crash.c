@@ -69,6 +69,7 @@ static void snapshot(crashfs *fs, void *payload)
  * segments of this many bytes (1: one entry per segment, so every commit
  * rolls and checkpoints the one before). */
 static int64_t log_bytes = -1;
+static int pack_min = -1;       /* the file store's pack_min: -1 node files only */
 
 static cairn_store *open_on(crashfs *fs, unsigned mutants, cairn_error *err)
 {
@@ -78,6 +79,7 @@ static cairn_store *open_on(crashfs *fs, unsigned mutants, cairn_error *err)
     opt.threads = 1;
     opt.mutants = mutants;
     opt.log_bytes = log_bytes;
+    opt.pack_min = pack_min;
     if (cairn_store_file_open_with(&s, "/store", &opt, err) < 0)
         return NULL;
     return s;
@@ -207,8 +209,12 @@ static void crash_run(struct run *r, const struct variant *v, int commits, uint6
 }
 
 /* Commit paths every workload runs on: slots, a log rolling at each
- * commit, a log of a few entries per segment. */
-static const int64_t modes[] = { -1, 1, 12000 };
+ * commit, a log of a few entries per segment, all with node files; then
+ * slots and the small log again with every put_many's nodes in a pack. */
+static const struct {
+    int64_t log_bytes;
+    int pack_min;
+} modes[] = { { -1, -1 }, { 1, -1 }, { 12000, -1 }, { -1, 1 }, { 12000, 1 } };
 
 /* Runs `commits`-commit workloads for seeds [from, to) on every commit
  * path, checking sample_pct % of their persistence points. */
@@ -217,20 +223,23 @@ static void crash_modes(int commits, uint64_t from, uint64_t to, unsigned sample
     struct variant ok = { 0, 0, 0 };
     for (size_t m = 0; m < CAIRN_ARRAY_LEN(modes); m++) {
         long states = 0;
-        log_bytes = modes[m];
+        log_bytes = modes[m].log_bytes;
+        pack_min = modes[m].pack_min;
         for (uint64_t seed = from; seed < to; seed++) {
             struct run r;
             memset(&r, 0, sizeof r);
-            r.sample_pct = sample_pct;
+            /* a pack is fewer file operations than its nodes: sample more of them */
+            r.sample_pct = pack_min > 0 ? CAIRN_MIN(100u, sample_pct * 4) : sample_pct;
             crash_run(&r, &ok, commits, seed, subsets);
-            CHECK_MSG(r.violations == 0, "log %lld: %ld of %ld crash states violate: %s", (long long)log_bytes,
-                      r.violations, r.states, r.first);
+            CHECK_MSG(r.violations == 0, "log %lld packs %d: %ld of %ld crash states violate: %s",
+                      (long long)log_bytes, pack_min, r.violations, r.states, r.first);
             states += r.states;
         }
-        fprintf(stderr, "log %lld: %s: %ld, violations 0\n", (long long)log_bytes, what, states);
-        CHECK(states > 1000);
+        fprintf(stderr, "log %lld packs %d: %s: %ld, violations 0\n", (long long)log_bytes, pack_min, what, states);
+        CHECK(states > (pack_min > 0 ? 500 : 1000));
     }
     log_bytes = -1;
+    pack_min = -1;
 }
 
 void test_store_crash__every_persistence_point_of_three_commits_recovers(void)
@@ -251,8 +260,10 @@ static void check_mutant_caught(const struct variant *v, const char *label)
     memset(&r, 0, sizeof r);
     r.sample_pct = 100;
     log_bytes = strstr(label, "log") ? 1 : -1;
+    pack_min = strstr(label, "pack") ? 1 : -1;
     crash_run(&r, v, 3, 1, 2);
     log_bytes = -1;
+    pack_min = -1;
     fprintf(stderr, "%s: %ld violations in %ld states, e.g. %s\n", label, r.violations, r.states, r.first);
     CHECK_MSG(r.violations > 0, "%s went unnoticed", label);
 }
@@ -297,4 +308,16 @@ void test_store_crash__catches_a_log_checkpoint_that_does_not_fsync_directories(
 {
     struct variant v = { CAIRN_FILE_MUTANT_NO_DIR_FSYNC, 0, 0 };
     check_mutant_caught(&v, "log: no directory fsync");
+}
+
+void test_store_crash__catches_a_pack_written_without_fsync(void)
+{
+    struct variant v = { CAIRN_FILE_MUTANT_NO_FILE_FSYNC, 0, 0 };
+    check_mutant_caught(&v, "packs: no file fsync");
+}
+
+void test_store_crash__catches_a_pack_renamed_without_a_directory_fsync(void)
+{
+    struct variant v = { CAIRN_FILE_MUTANT_NO_DIR_FSYNC, 0, 0 };
+    check_mutant_caught(&v, "packs: no directory fsync");
 }

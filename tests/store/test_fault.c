@@ -19,6 +19,7 @@
  * segments hold one entry, so that every commit rolls (and checkpoints the
  * segment before, on the committing thread). */
 static int64_t log_bytes = -1;
+static int pack_min = -1;       /* -1: node files; 1: every put_many's nodes in a pack */
 
 static cairn_store *open_faulty(const char *root, vfs_fault *f)
 {
@@ -28,6 +29,7 @@ static cairn_store *open_faulty(const char *root, vfs_fault *f)
     int rc;
     opt.vfs = &f->vfs;
     opt.log_bytes = log_bytes;
+    opt.pack_min = pack_min;
     if (log_bytes > 0)
         opt.threads = 1;
     rc = cairn_store_file_open_with(&s, root, &opt, &err);
@@ -117,19 +119,23 @@ static long sweep(const char *root, int persistent, int err, unsigned mask)
 
 void test_store_fault__every_failing_io_call_of_a_commit_is_reported_eio(void)
 {
-    static const int64_t modes[] = { -1, 1 }; /* slots, then the log */
-    for (size_t m = 0; m < 2; m++) {
+    /* slots, the log, then both again with packs */
+    static const int64_t modes[] = { -1, 1, -1, 1 };
+    static const char *const names[] = { "slots", "log", "slots, packs", "log, packs" };
+    for (size_t m = 0; m < 4; m++) {
         long t, p;
         char root[512];
         log_bytes = modes[m];
+        pack_min = m >= 2 ? 1 : -1;
         snprintf(root, sizeof root, "%s/transient-%zu", test_tmpdir(), m);
         t = sweep(root, 0, EIO, VOP_ALL);
         snprintf(root, sizeof root, "%s/persistent-%zu", test_tmpdir(), m);
         p = sweep(root, 1, EIO, VOP_ALL);
-        fprintf(stderr, "%s: faults injected: %ld transient, %ld persistent\n", m ? "log" : "slots", t, p);
+        fprintf(stderr, "%s: faults injected: %ld transient, %ld persistent\n", names[m], t, p);
         CHECK(t > 20 && p > 20);
     }
     log_bytes = -1;
+    pack_min = -1;
 }
 
 void test_store_fault__every_failing_write_call_of_a_commit_is_reported_enospc(void)
@@ -141,7 +147,11 @@ void test_store_fault__every_failing_write_call_of_a_commit_is_reported_enospc(v
     log_bytes = 1;
     snprintf(root, sizeof root, "%s/log", test_tmpdir());
     CHECK(sweep(root, 0, ENOSPC, VOP_WRITES) > 15);
+    pack_min = 1;
+    snprintf(root, sizeof root, "%s/log-packs", test_tmpdir());
+    CHECK(sweep(root, 0, ENOSPC, VOP_WRITES) > 10);
     log_bytes = -1;
+    pack_min = -1;
 }
 
 void test_store_fault__short_writes_are_completed(void)

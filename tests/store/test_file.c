@@ -6,7 +6,9 @@
  */
 #include "test.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <string.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -91,7 +93,7 @@ void test_store_file__layout_matches_the_documented_format(void)
     CHECK(cairn_addr_equal(&check, &a));              /* named by the hash of its bytes */
     snprintf(path, sizeof path, "%s/version", root);
     n = read_path(path, buf, sizeof buf);
-    CHECK_MEM(buf, (size_t)n, "cairn file store 2\n", 19);
+    CHECK_MEM(buf, (size_t)n, "cairn file store 3\n", 19);
     CHECK_OK(cairn_store_head_cas(s, "db", NULL, 0, "value", 5));
     snprintf(path, sizeof path, "%s/heads/db.0000000000000001", root);
     n = read_path(path, buf, sizeof buf);
@@ -125,7 +127,10 @@ void test_store_file__unknown_versions_and_foreign_directories_are_refused(void)
     write_file(path, "cairn file store 1\n", 19); /* before the log: read */
     CHECK_OK(cairn_store_file_open_with(&s, root, NULL, &err));
     cairn_store_close(s);
-    write_file(path, "cairn file store 3\n", 19);
+    write_file(path, "cairn file store 2\n", 19); /* before packs: read */
+    CHECK_OK(cairn_store_file_open_with(&s, root, NULL, &err));
+    cairn_store_close(s);
+    write_file(path, "cairn file store 4\n", 19);
     CHECK_ERR(cairn_store_file_open_with(&s, root, NULL, &err), CAIRN_EUNSUPPORTED);
     CHECK_STR(err.keyword, ":store/version");
     write_file(path, "something else\n", 15);
@@ -410,6 +415,26 @@ void test_store_file__a_stalled_writer_that_ignores_the_lock_cannot_clobber_the_
 
 /* ---- the commit log (file.c, "the commit log"; docs/format.md) ------------------------- */
 
+/* The id of the only segment in root's log/ (0 if none or several). */
+static uint64_t only_segment(const char *root)
+{
+    char path[700];
+    uint64_t id = 0;
+    int n = 0;
+    DIR *d;
+    struct dirent *e;
+    snprintf(path, sizeof path, "%s/log", root);
+    CHECK((d = opendir(path)) != NULL);
+    while (d && (e = readdir(d)) != NULL)
+        if (strlen(e->d_name) == 16 && strspn(e->d_name, "0123456789abcdef") == 16) {
+            id = strtoull(e->d_name, NULL, 16);
+            n++;
+        }
+    if (d)
+        closedir(d);
+    return n == 1 ? id : 0;
+}
+
 static int count_segments(const char *root)
 {
     char path[700];
@@ -429,23 +454,28 @@ void test_store_file__the_writer_commits_to_the_log_and_checkpoints_it_to_files(
     size_t len;
     ssize_t n;
     uint32_t plen;
+    uint64_t seg;
     CHECK_OK(cairn_store_lock(w));
     CHECK_OK(cairn_store_batch_new(&b, w));
     CHECK_OK(cairn_store_batch_add(b, "hello", 5, &a));
     CHECK_OK(cairn_store_batch_commit_head(b, "db", NULL, 0, "v1", 2));
     cairn_store_batch_free(b);
 
-    /* the segment: header, then one entry holding the node and the head */
-    snprintf(path, sizeof path, "%s/log/0000000000000001", root);
+    /* the segment: header, then one entry holding the node and the head.
+     * The first segment of an empty log/ is numbered by the clock (in
+     * microseconds), never from 1 again */
+    seg = only_segment(root);
+    CHECK(seg > 1000000000000000ull);
+    snprintf(path, sizeof path, "%s/log/%016llx", root, (unsigned long long)seg);
     n = read_path(path, buf, sizeof buf);
     CHECK(n >= 4096 + 40);
     CHECK_MEM(buf, 8, "CLOGSEG\x01", 8);
-    CHECK_EQ(cairn_get_be64(buf + 8), 1);
+    CHECK_EQ(cairn_get_be64(buf + 8), seg);
     cairn_addr_of(&sum, buf, 16);
     CHECK_MEM(buf + 16, 16, sum.bytes, 16);
     CHECK_MEM(buf + 4096 + 16, 4, "CLE\x01", 4);
     plen = cairn_get_be32(buf + 4096 + 20);
-    CHECK_EQ(cairn_get_be64(buf + 4096 + 24), 1); /* segment */
+    CHECK_EQ(cairn_get_be64(buf + 4096 + 24), seg); /* segment */
     CHECK_EQ(cairn_get_be64(buf + 4096 + 32), 1); /* entry number */
     cairn_addr_of(&sum, buf + 4096 + 16, 24 + plen);
     CHECK_MEM(buf + 4096, 16, sum.bytes, 16);
@@ -491,7 +521,7 @@ void test_store_file__the_writer_commits_to_the_log_and_checkpoints_it_to_files(
     CHECK(access(path, F_OK) == 0);
     snprintf(path, sizeof path, "%s/version", root);
     n = read_path(path, buf, sizeof buf);
-    CHECK_MEM(buf, (size_t)n, "cairn file store 2\n", 19);
+    CHECK_MEM(buf, (size_t)n, "cairn file store 3\n", 19);
     CHECK_OK(cairn_store_head_read(r, "db", &v, &len));
     CHECK_MEM(v, len, "v2", 2);
     cairn_free(v);
