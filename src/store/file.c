@@ -4,18 +4,21 @@
  * file is ever modified in place (docs/format.md, "Storage layer", has the
  * byte layouts):
  *
- *   version                 "cairn file store 2\n" ("1": a store from before
- *                           the log, read too); unknown versions are refused
+ *   version                 "cairn file store 3\n" ("1": a store from before
+ *                           the log, "2" before packs, read too); unknown
+ *                           versions are refused
  *   lock                    empty; flock()ed by the single writer
  *   log/<id>                commit log segments, id as 16 hex digits (see
  *                           "the commit log"); log/<id>.claimed markers
  *   nodes/ab/cdef...        one immutable file per node: the directory is the
  *                           first byte of the address in hex, the name the
  *                           other 15 bytes (30 hex digits)
+ *   packs/<wid>-<n>.pack    many nodes in one file (see "packs")
  *   heads/<name>.<seq>      head slots, seq as 16 hex digits (below)
  *   tmp/<wid>-<n>.tmp       files being written; wid names the writing handle
  *
- * Nodes. put_many writes each new node to a temp file and fsyncs it,
+ * Nodes. put_many writes 16 or more new nodes as one pack (see "packs").
+ * Fewer, it writes each new node to a temp file and fsyncs it,
  * renames it into its fan-out directory, then fsyncs each touched directory
  * once (see "Skipped fsyncs" below). The writes and the directory fsyncs each run on up to
  * CAIRN_FILE_THREADS (16) threads: the time goes to waiting on the device

@@ -715,3 +715,137 @@ void test_store_file__a_malformed_log_entry_is_corruption_and_a_torn_one_ends_th
     CHECK_STR(s->err.keyword, ":store/corrupt");
     cairn_store_close(s);
 }
+
+/* ---- packs ------------------------------------------------------------------------- */
+
+static int count_cb(const cairn_addr *a, void *p)
+{
+    (void)a;
+    (*(int *)p)++;
+    return 0;
+}
+
+/* The name of the only pack in root's packs/, or "" (none, or several). */
+static void only_pack(char *out, size_t cap, const char *root)
+{
+    char path[700];
+    int n = 0;
+    DIR *d;
+    struct dirent *e;
+    out[0] = 0;
+    snprintf(path, sizeof path, "%s/packs", root);
+    CHECK((d = opendir(path)) != NULL);
+    while (d && (e = readdir(d)) != NULL)
+        if (strstr(e->d_name, ".pack")) {
+            snprintf(out, cap, "%s", e->d_name);
+            n++;
+        }
+    if (d)
+        closedir(d);
+    if (n != 1)
+        out[0] = 0;
+}
+
+/*
+ * A put of many new nodes writes one pack of the documented layout and no
+ * node files; another handle reads every node from it; list names each node
+ * once, also one that has a file too; deleting every node removes the pack;
+ * a damaged index is refused as corrupt.
+ */
+void test_store_file__many_nodes_go_to_one_pack(void)
+{
+    enum { N = 40 };
+    const char *root = store_dir("packs");
+    cairn_file_options opt = CAIRN_FILE_OPTIONS_INIT;
+    cairn_store *w, *r;
+    cairn_store_batch *b;
+    cairn_addr addrs[N], single;
+    char payload[64], name[128], path[1024];
+    static uint8_t buf[1 << 16];
+    ssize_t n;
+    uint64_t ioff, count;
+    cairn_addr sum;
+    int listed = 0;
+    opt.log_bytes = -1;
+    opt.pack_min = 16;
+    w = open_file(root, &opt);
+    put_one(w, "alone", 5, &single); /* one new node: a file */
+    node_path(path, sizeof path, root, &single);
+    CHECK(access(path, F_OK) == 0);
+    CHECK_OK(cairn_store_batch_new(&b, w));
+    CHECK_OK(cairn_store_batch_add(b, "alone", 5, &single)); /* has a file: not packed */
+    for (int i = 0; i < N; i++) {
+        snprintf(payload, sizeof payload, "node %d of a pack", i);
+        CHECK_OK(cairn_store_batch_add(b, payload, strlen(payload), &addrs[i]));
+    }
+    CHECK_OK(cairn_store_batch_commit(b));
+    cairn_store_batch_free(b);
+    for (int i = 0; i < N; i++) {
+        node_path(path, sizeof path, root, &addrs[i]);
+        CHECK(access(path, F_OK) != 0); /* no node file */
+    }
+    only_pack(name, sizeof name, root);
+    CHECK_MSG(name[0], "want exactly one pack");
+    snprintf(path, sizeof path, "%s/packs/%s", root, name);
+    n = read_path(path, buf, sizeof buf);
+    CHECK(n > 8 + 32);
+    CHECK_MEM(buf, 8, "CRNPACK1", 8);
+    CHECK_MEM(buf + n - 8, 8, "CRNPEND1", 8);
+    ioff = cairn_get_be64(buf + n - 32);
+    count = cairn_get_be64(buf + n - 24);
+    CHECK_EQ(count, N);
+    CHECK_EQ(ioff + 28 * count + 32, (uint64_t)n);
+    cairn_addr_of(&sum, buf + ioff, 28 * count);
+    CHECK_MEM(buf + n - 16, 8, sum.bytes, 8);
+    for (uint64_t i = 1; i < count; i++) /* sorted by address */
+        CHECK(memcmp(buf + ioff + 28 * (i - 1), buf + ioff + 28 * i, 16) < 0);
+
+    /* another handle: every node, and list names each node once */
+    r = open_file(root, &opt);
+    for (int i = 0; i < N; i++) {
+        void *v;
+        size_t len;
+        snprintf(payload, sizeof payload, "node %d of a pack", i);
+        CHECK_OK(cairn_store_get_node(r, &addrs[i], &v, &len));
+        CHECK_MEM(v, len, payload, strlen(payload));
+        cairn_free(v);
+    }
+    CHECK_OK(r->methods->list(r, count_cb, &listed));
+    CHECK_EQ(listed, N + 1);
+
+    /* delete-database's way: every node; the pack goes with its last */
+    for (int i = 0; i < N; i++) {
+        void *v;
+        size_t len;
+        CHECK_OK(w->methods->del(w, &addrs[i]));
+        CHECK_ERR(cairn_store_get_node(w, &addrs[i], &v, &len), CAIRN_ENOTFOUND);
+        if (i < N - 1)
+            CHECK(access(path, F_OK) == 0);
+    }
+    CHECK(access(path, F_OK) != 0);
+    cairn_store_close(r);
+
+    /* a pack whose index does not match its checksum is corrupt */
+    CHECK_OK(cairn_store_batch_new(&b, w));
+    for (int i = 0; i < N; i++) {
+        snprintf(payload, sizeof payload, "node %d of another pack", i);
+        CHECK_OK(cairn_store_batch_add(b, payload, strlen(payload), &addrs[i]));
+    }
+    CHECK_OK(cairn_store_batch_commit(b));
+    cairn_store_batch_free(b);
+    only_pack(name, sizeof name, root);
+    snprintf(path, sizeof path, "%s/packs/%s", root, name);
+    n = read_path(path, buf, sizeof buf);
+    ioff = cairn_get_be64(buf + n - 32);
+    buf[ioff + 20] ^= 1; /* an offset */
+    write_file(path, buf, (size_t)n);
+    r = open_file(root, &opt);
+    {
+        void *v;
+        size_t len;
+        CHECK_ERR(cairn_store_get_node(r, &addrs[0], &v, &len), CAIRN_ECORRUPT);
+        CHECK_STR(r->err.keyword, ":store/corrupt");
+    }
+    cairn_store_close(r);
+    cairn_store_close(w);
+}
