@@ -2036,7 +2036,7 @@ static int log_head_read(struct file_store *fs, const char *name, int *kind, uin
 
 /* ---- the commit log: writing --------------------------------------------------------- */
 
-/* Makes the version file say 2 (a store with a log), once per store. */
+/* Makes the version file say 3 (a store that may have segments and packs), once per handle. */
 static int log_upgrade_version(struct file_store *fs)
 {
     cairn_vfs *v = fs->vfs;
