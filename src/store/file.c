@@ -175,6 +175,8 @@ struct lseg {
                                  * older segment is not added again) */
 };
 
+#define PACK_FDS_MAX 64
+
 struct file_store {
     cairn_store base;           /* must be first */
     cairn_vfs *vfs;             /* all I/O goes through here */
@@ -219,6 +221,8 @@ struct file_store {
     pthread_mutex_t pack_mu;    /* guards the pack view */
     struct pack *pk;            /* the packs this handle knows */
     size_t npk, cappk;
+    int pk_fds[PACK_FDS_MAX];   /* every fd a pack of the view kept open, also of packs since deleted */
+    size_t npk_fds;
 };
 
 static struct file_store *fs_of(cairn_store *s)
@@ -643,10 +647,17 @@ struct pack {
     uint64_t n;                 /* entries */
     uint8_t *gone;              /* per entry: deleted through this handle (NULL: none) */
     uint64_t ngone;
+    int fd;                     /* kept open for reads (the kernel's readahead lives in
+                                   it), or -1; closed only with the store */
 };
+
+
 
 static void pack_view_clear(struct file_store *fs)
 {
+    for (size_t i = 0; i < fs->npk_fds; i++)
+        fs->vfs->close(fs->vfs, fs->pk_fds[i]);
+    fs->npk_fds = 0;
     for (size_t i = 0; i < fs->npk; i++) {
         cairn_free(fs->pk[i].idx);
         cairn_free(fs->pk[i].gone);
@@ -709,6 +720,7 @@ static int pack_view_add(struct file_store *fs, const char *name, uint8_t *idx, 
     }
     memset(&fs->pk[fs->npk], 0, sizeof fs->pk[fs->npk]);
     memcpy(fs->pk[fs->npk].name, name, PACK_NAME_LEN + 1);
+    fs->pk[fs->npk].fd = -1;
     fs->pk[fs->npk].idx = idx;
     fs->pk[fs->npk].n = n;
     fs->npk++;
@@ -825,17 +837,27 @@ static int pack_get(struct file_store *fs, const cairn_addr *addr, void **data_o
     uint64_t off = 0;
     uint32_t len = 0;
     uint8_t *buf;
-    int fd, rc, found = 0;
+    int fd = -1, kept = 0, rc = 0, found = 0;
     ssize_t got;
     pthread_mutex_lock(&fs->pack_mu);
     for (size_t k = fs->npk; k-- > 0 && !found;) {
         int64_t e = pack_entry(&fs->pk[k], addr);
         if (e >= 0) {
-            const uint8_t *p = fs->pk[k].idx + (uint64_t)e * PACK_ENT;
-            memcpy(name, fs->pk[k].name, sizeof name);
+            struct pack *pk = &fs->pk[k];
+            const uint8_t *p = pk->idx + (uint64_t)e * PACK_ENT;
+            memcpy(name, pk->name, sizeof name);
             off = cairn_get_be64(p + CAIRN_ADDR_LEN);
             len = cairn_get_be32(p + CAIRN_ADDR_LEN + 8);
             found = 1;
+            /* the first PACK_FDS_MAX packs read stay open: a scan then reads
+             * on through the kernel's readahead (cold open + q1 -N ms) */
+            if (pk->fd < 0 && fs->npk_fds < PACK_FDS_MAX &&
+                (rc = v->open(v, fs->packdir, name, CAIRN_VFS_READ, &pk->fd)) == 0)
+                fs->pk_fds[fs->npk_fds++] = pk->fd;
+            else if (rc < 0)
+                pk->fd = -1;
+            if ((fd = pk->fd) >= 0)
+                kept = 1;
         }
     }
     pthread_mutex_unlock(&fs->pack_mu);
@@ -843,14 +865,16 @@ static int pack_get(struct file_store *fs, const cairn_addr *addr, void **data_o
         return CAIRN_ENOTFOUND;
     if (len > NODE_FILE_MAX)
         return pack_corrupt(fs, name, "node larger than any node");
-    if ((rc = v->open(v, fs->packdir, name, CAIRN_VFS_READ, &fd)) < 0)
+    if (!kept && (rc = v->open(v, fs->packdir, name, CAIRN_VFS_READ, &fd)) < 0)
         return rc == -ENOENT ? CAIRN_ENOTFOUND : io_error(&fs->base.err, rc, "pack", name);
     if (!(buf = cairn_store_data_alloc(len))) {
-        v->close(v, fd);
+        if (!kept)
+            v->close(v, fd);
         return cairn_error_oom(&fs->base.err);
     }
     got = v->pread(v, fd, buf, len, off);
-    v->close(v, fd);
+    if (!kept)
+        v->close(v, fd);
     if (got != (ssize_t)len) {
         cairn_free(buf);
         return got < 0 ? io_error(&fs->base.err, (int)got, "pack", name) : pack_corrupt(fs, name, "short");
