@@ -651,8 +651,6 @@ struct pack {
                                    it), or -1; closed only with the store */
 };
 
-
-
 static void pack_view_clear(struct file_store *fs)
 {
     for (size_t i = 0; i < fs->npk_fds; i++)
@@ -806,11 +804,13 @@ static int collect_pack(const char *e, void *p)
     return 0;
 }
 
-/* Lists packs/ and reads the packs the view lacks (pack_mu held). */
+/* Lists packs/ and reads the packs the view lacks (pack_mu held). A
+ * damaged pack stays out of the view and the others are read: 1 then (its
+ * error is on the store), for a caller that did not find its node. */
 static int pack_refresh(struct file_store *fs)
 {
     struct pack_names l = { NULL, 0, 0, 0 };
-    int rc;
+    int rc, damaged = 0;
     if (fs->packdir < 0)
         return 0;
     rc = fs->vfs->list(fs->vfs, fs->packdir, collect_pack, &l);
@@ -822,11 +822,13 @@ static int pack_refresh(struct file_store *fs)
         size_t k = 0;
         while (k < fs->npk && strcmp(fs->pk[k].name, l.names[i]))
             k++;
-        if (k == fs->npk)
-            rc = pack_load(fs, l.names[i]);
+        if (k == fs->npk && (rc = pack_load(fs, l.names[i])) == CAIRN_ECORRUPT) {
+            damaged = 1;
+            rc = 0;
+        }
     }
     cairn_free(l.names);
-    return rc < 0 ? rc : 0;
+    return rc < 0 ? rc : damaged;
 }
 
 /* Reads node addr from a pack of the view: 0, CAIRN_ENOTFOUND, or an error. */
@@ -891,10 +893,16 @@ static int packs_get(struct file_store *fs, const cairn_addr *addr, void **data_
     int rc = pack_get(fs, addr, data_out, len_out);
     if (rc != CAIRN_ENOTFOUND || !refresh)
         return rc;
+    int damaged;
     pthread_mutex_lock(&fs->pack_mu);
     rc = pack_refresh(fs);
     pthread_mutex_unlock(&fs->pack_mu);
-    return rc < 0 ? rc : pack_get(fs, addr, data_out, len_out);
+    if (rc < 0)
+        return rc;
+    damaged = rc;
+    rc = pack_get(fs, addr, data_out, len_out);
+    /* not found, but maybe in the damaged pack: its error is on the store */
+    return rc == CAIRN_ENOTFOUND && damaged ? CAIRN_ECORRUPT : rc;
 }
 
 static int pack_ent_cmp(const void *a, const void *b)

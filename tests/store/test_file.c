@@ -839,10 +839,21 @@ void test_store_file__many_nodes_go_to_one_pack(void)
     ioff = cairn_get_be64(buf + n - 32);
     buf[ioff + 20] ^= 1; /* an offset */
     write_file(path, buf, (size_t)n);
+    /* and an intact pack beside it, whose nodes stay readable */
+    CHECK_OK(cairn_store_batch_new(&b, w));
+    for (int i = 0; i < 20; i++) {
+        snprintf(payload, sizeof payload, "node %d of an intact pack", i);
+        CHECK_OK(cairn_store_batch_add(b, payload, strlen(payload), &single));
+    }
+    CHECK_OK(cairn_store_batch_commit(b));
+    cairn_store_batch_free(b);
     r = open_file(root, &opt);
     {
         void *v;
         size_t len;
+        CHECK_OK(cairn_store_get_node(r, &single, &v, &len));
+        CHECK_MEM(v, len, "node 19 of an intact pack", 25);
+        cairn_free(v);
         CHECK_ERR(cairn_store_get_node(r, &addrs[0], &v, &len), CAIRN_ECORRUPT);
         CHECK_STR(r->err.keyword, ":store/corrupt");
     }
