@@ -223,6 +223,7 @@ struct file_store {
     size_t npk, cappk;
     int pk_fds[PACK_FDS_MAX];   /* every fd a pack of the view kept open, also of packs since deleted */
     size_t npk_fds;
+    int pk_listed;              /* packs/ was listed once (pack_del lists it no more) */
 };
 
 static struct file_store *fs_of(cairn_store *s)
@@ -828,6 +829,8 @@ static int pack_refresh(struct file_store *fs)
         }
     }
     cairn_free(l.names);
+    if (rc >= 0)
+        fs->pk_listed = 1;
     return rc < 0 ? rc : damaged;
 }
 
@@ -981,12 +984,17 @@ done:
 }
 
 /* Marks addr deleted in the view's packs, and removes a pack whose nodes are
- * all gone. */
+ * all gone. packs/ is listed once: deleting is the lock holder's, whose own
+ * packs join the view as it writes them (a pack of a writer that ignores the
+ * lock may be left behind: space, never a missing node). */
 static int pack_del(struct file_store *fs, const cairn_addr *addr)
 {
     int rc = 0;
     pthread_mutex_lock(&fs->pack_mu);
-    if (fs->packdir >= 0 && (rc = pack_refresh(fs)) == 0) {
+    if (fs->packdir >= 0 && !fs->pk_listed)
+        rc = pack_refresh(fs);
+    if (fs->packdir >= 0 && rc >= 0) {
+        rc = 0;
         for (size_t k = 0; k < fs->npk && rc == 0;) {
             struct pack *p = &fs->pk[k];
             int64_t e = pack_entry(p, addr);

@@ -5,7 +5,9 @@
 
 #include "test.h"
 #include "base/alloc.h"
+#include "base/buf.h"
 #include "base/common.h"
+#include "support/store_util.h"
 
 static cairn_val edn(const char *text)
 {
@@ -761,5 +763,37 @@ void test_db_api__a_value_too_large_for_the_index_is_a_clear_error_that_changes_
     CHECK_OK(tx(c, "[{:person/name \"short\"}]", NULL, NULL));
     free(txt);
     cairn_conn_release(c);
+    cairn_release(cfg);
+}
+
+/* A file store whose trees went into packs (every commit stores its trees,
+ * and a large one through the log's checkpoint) is deleted whole. */
+void test_db_api__delete_database_removes_the_packs_of_a_file_store(void)
+{
+    cairn_val cfg = file_cfg(":tail-commits 0");
+    char dir[1024];
+    cairn_buf tx = CAIRN_BUF_INIT;
+    cairn_conn *c;
+    int exists = -1;
+    CHECK_OK(cairn_create_database(cfg, NULL));
+    CHECK_OK(cairn_connect(&c, cfg, NULL));
+    CHECK_OK(cairn_transact_edn(NULL, c, SCHEMA, strlen(SCHEMA), NULL));
+    cairn_buf_putc(&tx, '[');
+    for (int i = 0; i < 3000; i++) {
+        char e[96];
+        snprintf(e, sizeof e, "{:person/name \"p%d\" :person/age %d}", i, i % 90);
+        cairn_buf_put(&tx, e, strlen(e));
+    }
+    cairn_buf_putc(&tx, ']');
+    CHECK(!tx.oom);
+    CHECK_OK(cairn_transact_edn(NULL, c, tx.ptr, tx.len, NULL));
+    cairn_buf_dispose(&tx);
+    cairn_conn_release(c);
+    snprintf(dir, sizeof dir, "%s/db/packs", test_tmpdir());
+    CHECK(store_count_files(dir, "") >= 1);
+    CHECK_OK(cairn_delete_database(cfg, NULL));
+    CHECK_EQ(store_count_files(dir, ""), 0);
+    CHECK_OK(cairn_database_exists(&exists, cfg, NULL));
+    CHECK_EQ(exists, 0);
     cairn_release(cfg);
 }
