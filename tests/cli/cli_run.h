@@ -46,6 +46,10 @@ typedef struct cli_pty {
 void cli_pty_start(cli_pty *p, const char *const *argv);
 /* Types text (keys as bytes: "\t" is Tab, "\004" Ctrl-D). */
 void cli_pty_type(cli_pty *p, const char *text);
+/* Waits (up to timeout_ms) until the shell's terminal is out of canonical
+ * mode, i.e. the line editor is reading keys; then keys like Ctrl-D reach it
+ * as keys, not as the terminal's end of file. */
+void cli_pty_wait_raw(cli_pty *p, int timeout_ms);
 /* Reads until the output since offset `from` contains want; fails the test
  * after timeout_ms. Returns the offset just after the match. */
 size_t cli_pty_expect(cli_pty *p, size_t from, const char *want, int timeout_ms);

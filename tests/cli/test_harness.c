@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -208,6 +209,19 @@ void cli_pty_type(cli_pty *p, const char *text)
             test__fail(__FILE__, __LINE__, "writing to the shell: %s", strerror(errno));
         text += w;
         n -= (size_t)w;
+    }
+}
+
+void cli_pty_wait_raw(cli_pty *p, int timeout_ms)
+{
+    long deadline = now_ms() + timeout_ms;
+    struct termios t;
+    /* the master's termios are the slave's: the shell's line editor turns
+     * ICANON off while it reads a line */
+    while (tcgetattr(p->fd, &t) == 0 && (t.c_lflag & ICANON)) {
+        if (now_ms() > deadline)
+            test__fail(__FILE__, __LINE__, "the shell's terminal stayed in canonical mode");
+        nanosleep(&(struct timespec){ 0, 2 * 1000 * 1000 }, NULL);
     }
 }
 

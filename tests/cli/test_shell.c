@@ -149,8 +149,15 @@ void test_cli_shell__terminal_editing_completion_history(void)
     cli_pty_type(&p, ".help\r");
     at = cli_pty_expect(&p, at, ".open DB", 10000);
     at = cli_pty_expect(&p, at, "cairn> ", 10000);
+    /* Ctrl-D on the empty line ends the session. Once in about six full
+     * runs under ASan the terminal echoed it as ^D (so it met the terminal,
+     * not libedit in raw mode) and every later Ctrl-D only beeped (libedit's
+     * line was no longer empty). Not reproduced on purpose; so the key goes
+     * only once the terminal is out of canonical mode, and the retries clear
+     * the line first (Ctrl-U) */
+    cli_pty_wait_raw(&p, 10000);
     cli_pty_type(&p, "\004");  /* Ctrl-D */
-    CHECK_EQ(cli_pty_finish_retyping(&p, "\004"), 0);
+    CHECK_EQ(cli_pty_finish_retyping(&p, "\025\004"), 0);
     /* the history file keeps the entries, the two-line one too */
     hist = cli_slurp(cli_path(".cairn_history"), NULL);
     CHECK_MSG(hist != NULL, "no history file");
