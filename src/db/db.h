@@ -127,8 +127,8 @@ int cairn_db__apply_tail(cairn_db *db, const void *bytes, size_t len, cairn_erro
 #define CAIRN_DEFER_MAX_KEYS 4096    /* and so are more key changes than this */
 
 /* Sorts d's changes to EAVT AEVT AVET for cairn_db__overlay. 0, CAIRN_ENOMEM
- * or CAIRN_ECORRUPT. */
-int cairn_delta_index(cairn_delta *d);
+ * or CAIRN_ECORRUPT (a malformed delta, as replay refuses it). */
+int cairn_delta_index(cairn_delta *d, cairn_error *err);
 
 /* An unapplied change as the overlay gives it (key borrowed from its delta). */
 typedef struct cairn_ovl_key {

@@ -40,20 +40,14 @@
 #include "db/db.h"
 #include "index/node.h"
 
-/* A key change of a delta, for reading a delta not yet applied (below). */
-struct dkey {
-    const uint8_t *key;         /* into the delta's bytes */
-    uint32_t len;               /* key bytes */
-    uint8_t op;                 /* CAIRN_BTREE_INSERT or _DELETE */
-};
-
 struct cairn_delta {
     _Atomic uint32_t refcnt;    /* references */
     cairn_delta *prev;          /* the delta applied before this one, or NULL */
     uint64_t keys;              /* key changes in this delta */
-    struct dkey *idx;           /* its changes to EAVT AEVT AVET, each tree's in key
-                                   order (NULL unless cairn_delta_index made it) */
+    cairn_btree_change *idx[3]; /* its changes to EAVT AEVT AVET in key order, one
+                                   per key (keys point into bytes; cairn_delta_index) */
     size_t idx_n[3];            /* changes per tree */
+    int indexed;                /* cairn_delta_index made idx */
     size_t len;                 /* bytes */
     uint8_t bytes[];            /* the encoding above */
 };
@@ -64,8 +58,9 @@ int cairn_delta_new(cairn_delta **out, cairn_delta *prev, const void *bytes, siz
     if (!d)
         return CAIRN_ENOMEM;
     atomic_init(&d->refcnt, 1);
-    d->idx = NULL;
+    memset(d->idx, 0, sizeof d->idx);
     memset(d->idx_n, 0, sizeof d->idx_n);
+    d->indexed = 0;
     d->prev = cairn_delta_retain(prev);
     d->keys = keys;
     d->len = len;
@@ -85,7 +80,8 @@ void cairn_delta_release(cairn_delta *d)
 {
     while (d && atomic_fetch_sub_explicit(&d->refcnt, 1, memory_order_acq_rel) == 1) {
         cairn_delta *prev = d->prev;
-        cairn_free(d->idx);
+        for (int t = 0; t < 3; t++)
+            cairn_free(d->idx[t]);
         cairn_free(d);
         d = prev;
     }
@@ -255,71 +251,37 @@ int cairn_db__apply_tail(cairn_db *db, const void *bytes, size_t len, cairn_erro
  * over the trees (cairn_db__overlay). Such a value never leaves the writer.
  */
 
-static int dkey_cmp(const void *a, const void *b)
+/* Key order; the same key twice: the later change (further into the
+ * delta's bytes) last. */
+static int change_pos_cmp(const void *a, const void *b)
 {
-    const struct dkey *x = a, *y = b;
+    const cairn_btree_change *x = a, *y = b;
     int c = cairn_key_cmp(x->key, x->len, y->key, y->len);
-    /* the same key twice: the later change (further into the bytes) last */
-    return c ? c : x->key < y->key ? -1 : x->key > y->key;
+    return c ? c : (const uint8_t *)x->key < (const uint8_t *)y->key ? -1 : x->key != y->key;
 }
 
-int cairn_delta_index(cairn_delta *d)
+int cairn_delta_index(cairn_delta *d, cairn_error *err)
 {
-    const uint8_t *p = d->bytes, *end = p + d->len;
-    size_t total = 0, at = 0, counts[3];
-    struct dkey *idx;
-    /* the bytes were encoded by this process: a malformed delta is a bug, and
-     * is refused as corrupt by the same checks gather makes */
-    for (int t = 0; t < 3; t++) {
-        uint64_t n, klen;
-        size_t k = cairn_varint_get(p, (size_t)(end - p), &n);
-        if (!k || n > (uint64_t)(end - p - k) / 2)
-            return CAIRN_ECORRUPT;
-        p += k;
-        counts[t] = (size_t)n;
-        for (uint64_t i = 0; i < n; i++) {
-            if (p == end || !(k = cairn_varint_get(p + 1, (size_t)(end - p - 1), &klen)) ||
-                klen > (uint64_t)(end - p - 1 - k) || klen > UINT32_MAX)
-                return CAIRN_ECORRUPT;
-            p += 1 + k + klen;
+    struct gathered g;
+    int rc;
+    memset(&g, 0, sizeof g);
+    if ((rc = gather(&g, d->bytes, d->len, err)) == 0) {
+        for (int t = 0; t < 3; t++) {
+            cairn_btree_change *v = g.v[t];
+            size_t m = 0;
+            if (g.n[t] > 1)
+                qsort(v, g.n[t], sizeof *v, change_pos_cmp);
+            for (size_t i = 0; i < g.n[t]; i++)
+                if (i + 1 == g.n[t] || cairn_key_cmp(v[i].key, v[i].len, v[i + 1].key, v[i + 1].len))
+                    v[m++] = v[i]; /* the later change to a key wins */
+            d->idx[t] = v;
+            d->idx_n[t] = m;
+            g.v[t] = NULL;
         }
-        total += counts[t];
+        d->indexed = 1;
     }
-    if (!(idx = cairn_malloc(cairn_mul_size(total ? total : 1, sizeof *idx))))
-        return CAIRN_ENOMEM;
-    p = d->bytes;
-    for (int t = 0; t < 3; t++) {
-        uint64_t n, klen;
-        size_t m = 0, first = at;
-        p += cairn_varint_get(p, (size_t)(end - p), &n);
-        for (uint64_t i = 0; i < n; i++) {
-            uint8_t op = *p++;
-            p += cairn_varint_get(p, (size_t)(end - p), &klen);
-            idx[at].key = p;
-            idx[at].len = (uint32_t)klen;
-            idx[at].op = op;
-            at++;
-            p += klen;
-        }
-        qsort(idx + first, counts[t], sizeof *idx, dkey_cmp);
-        for (size_t i = 0; i < counts[t]; i++) {
-            const struct dkey *k = &idx[first + i];
-            if (i + 1 < counts[t] && !cairn_key_cmp(k->key, k->len, k[1].key, k[1].len))
-                continue; /* the later change to the key wins */
-            idx[first + m++] = *k;
-        }
-        d->idx_n[t] = m;
-        at = first + counts[t];
-    }
-    /* close the gaps the duplicates left */
-    at = 0;
-    for (size_t t = 0, from = 0; t < 3; t++) {
-        memmove(idx + at, idx + from, d->idx_n[t] * sizeof *idx);
-        at += d->idx_n[t];
-        from += counts[t];
-    }
-    d->idx = idx;
-    return 0;
+    gathered_dispose(&g);
+    return rc;
 }
 
 static int ovl_cmp(const void *a, const void *b)
@@ -340,13 +302,10 @@ int cairn_db__overlay(cairn_ovl *o, const cairn_db *db, int tree, const uint8_t 
     size_t m = 0;
     o->n = 0;
     for (uint32_t age = 0; age < db->unapplied && d; age++, d = d->prev) {
-        const struct dkey *v = d->idx;
-        size_t lo = 0, hi;
-        if (!v)
+        const cairn_btree_change *v = d->idx[tree];
+        size_t lo = 0, hi = d->idx_n[tree];
+        if (!d->indexed)
             return CAIRN_EINVALID; /* deferred without its index: a bug */
-        for (int t = 0; t < tree; t++)
-            v += d->idx_n[t];
-        hi = d->idx_n[tree];
         while (lo < hi) {
             size_t mid = lo + (hi - lo) / 2;
             if (cairn_key_cmp(v[mid].key, v[mid].len, prefix, plen) < 0)

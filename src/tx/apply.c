@@ -91,7 +91,7 @@ int cairn_db__apply_deferred(cairn_db **out, const cairn_db *before, const cairn
                 db->unapplied_keys += nkeys;
             }
             if (defer)
-                rc = cairn_delta_index(d);
+                rc = cairn_delta_index(d, err);
             else if (before->unapplied)
                 rc = cairn_db__materialize(&db, err); /* the earlier ones and this one, at once */
             else
