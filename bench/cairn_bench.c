@@ -437,6 +437,42 @@ static void bench_size(const char *id, const char *path, int64_t datoms, const c
     bench_str_dispose(&j);
 }
 
+/* ---- garbage collection ------------------------------------------------------------ */
+
+/*
+ * gc-storage with remove-before = now on the loaded store: every commit of
+ * the load but the head goes (its history trees still hold every
+ * transaction), then the store's size again. The head value the queries use
+ * is kept, so the benchmarks after this one read the same database.
+ */
+static void bench_gc(cairn_conn *conn, const char *path, int64_t datoms)
+{
+    bench_str j = BENCH_STR_INIT;
+    cairn_error err = CAIRN_ERROR_INIT;
+    cairn_gc_stats st;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    double t0 = bench_now_ms();
+    if (cairn_gc_storage(conn, (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + 1, &st, &err) < 0)
+        die("gc-storage: %s", "", &err);
+    double ms = bench_now_ms() - t0;
+    fprintf(stderr, "  %-24s ok: %.0f ms, %lld commits and %lld nodes kept, %lld nodes deleted\n", "gc-storage", ms,
+            (long long)st.commits, (long long)st.kept, (long long)st.deleted);
+    head(&j, "gc-storage", "size");
+    bench_json_str(&j, "status", "ok");
+    bench_json_null(&j, "ok");
+    bench_json_num(&j, "median_ms", ms, 3);
+    bench_json_int(&j, "commits_kept", st.commits);
+    bench_json_int(&j, "nodes_kept", st.kept);
+    bench_json_int(&j, "nodes_deleted", st.deleted);
+    bench_json_str(&j, "note", "cairn_gc_storage(conn, now): keeps the head commit only (remove-before = now)");
+    bench_json_end(&j);
+    emit(&j);
+    bench_str_dispose(&j);
+    bench_size("size-after-gc", path, datoms,
+               "file store after bulk-load-1000 and gc-storage with remove-before = now: the head commit's nodes");
+}
+
 /* ---- one transaction: the load floor and the size of one commit ----------------------- */
 
 /* All N entity maps in one cairn_transact (the peer's counterpart is
@@ -1579,6 +1615,8 @@ static void run_all(void)
                    "file store after bulk-load-1000: the nodes of all its commits (nothing is collected)");
     if (!strcmp(O.backend, "file"))
         bench_cold_open(main_path, find_query(&qs, "q1"));
+    if (!strcmp(O.backend, "file") && want("size-after-gc", "size"))
+        bench_gc(conn, main_path, facts.datoms);
     bench_queries(&qs, db);
     bench_api(db);
     bench_tx_entity();

@@ -116,6 +116,9 @@ typedef struct cli_dbref {
  */
 int cli_dbref_parse(cli_dbref *out, const char *arg, int for_create, cairn_error *err);
 void cli_dbref_dispose(cli_dbref *r);
+/* A time point of n bytes at t: a transaction id (INT), or ms since the epoch
+ * or a date (INST). */
+int cli_time_point_parse(cairn_val *out, const char *t, size_t n, cairn_error *err);
 /* 0 when ref is a file store whose directory is missing or empty (opening
  * it would create it), else 1. */
 int cli_dbref_present(const cli_dbref *ref);
@@ -177,6 +180,7 @@ int cmd_schema(cli *c, int argc, char **argv);
 int cmd_reverse_schema(cli *c, int argc, char **argv);
 int cmd_metrics(cli *c, int argc, char **argv);
 int cmd_check(cli *c, int argc, char **argv);
+int cmd_gc(cli *c, int argc, char **argv);
 int cmd_q(cli *c, int argc, char **argv);
 int cmd_explain(cli *c, int argc, char **argv);
 int cmd_pull(cli *c, int argc, char **argv);

@@ -279,20 +279,29 @@ int cmd_log(cli *c, int argc, char **argv)
         int64_t parent_tx = 0;
         if ((rc = cairn_db_parent_commit_ids(&parents, db, &err)) < 0)
             break;
+        int collected = 0;
         if (cairn_count(parents) > 0 &&
             (rc = cairn_db_commit_as_db(&parent, db, cairn_coll_get(parents, 0), &err)) < 0) {
-            cairn_release(parents);
-            break;
+            if (rc != CAIRN_ENOTFOUND) {
+                cairn_release(parents);
+                break;
+            }
+            /* garbage collection removed it: the kept history ends here */
+            collected = 1;
+            rc = 0;
+            err = (cairn_error)CAIRN_ERROR_INIT;
         }
         if (parent)
             parent_tx = cairn_db_max_tx(parent);
-        cli_check_oom(cairn_map_new(&entry, 6));
+        cli_check_oom(cairn_map_new(&entry, 7));
         put_kw(&entry, "commit-id", id);
         put_kw(&entry, "max-tx", cairn_int(cairn_db_max_tx(db)));
-        put_kw(&entry, "txs", cairn_int(parent ? cairn_db_max_tx(db) - parent_tx : 0));
+        put_kw(&entry, "txs", collected ? cairn_nil() : cairn_int(parent ? cairn_db_max_tx(db) - parent_tx : 0));
         put_kw(&entry, "instant", cairn_db_max_tx_instant(db) ? cairn_inst(cairn_db_max_tx_instant(db)) : cairn_nil());
         put_kw(&entry, "datoms", cairn_int((int64_t)cairn_db_datom_count(db)));
         put_kw(&entry, "parents", parents);
+        if (collected)
+            put_kw(&entry, "parents-collected", cairn_bool(1));
         if (c->format == CLI_TABLE) {
             cli_check_oom(cairn_coll_push_take(&rows, entry));
         } else {

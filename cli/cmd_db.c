@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "cli.h"
 
@@ -198,4 +199,58 @@ int cmd_metrics(cli *c, int argc, char **argv)
 int cmd_check(cli *c, int argc, char **argv)
 {
     return print_db_fn(c, argc, argv, cairn_db_check);
+}
+
+/* gc DB [BEFORE|now]: Datahike's gc-storage. */
+int cmd_gc(cli *c, int argc, char **argv)
+{
+    cli_dbref ref;
+    cairn_error err = CAIRN_ERROR_INIT;
+    cairn_conn *conn;
+    cairn_gc_stats st;
+    int64_t before = CAIRN_GC_KEEP_ALL;
+    int rc;
+    if (argc < 1 || argc > 2)
+        return cli_usage(c);
+    if (argc == 2 && !strcmp(argv[1], "now")) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        before = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    } else if (argc == 2) {
+        cairn_val t;
+        if ((rc = cli_time_point_parse(&t, argv[1], strlen(argv[1]), &err)) < 0) {
+            cli_check_oom(rc);
+            return cli_fail(c, &err);
+        }
+        if (cairn_type_of(t) != CAIRN_INST)
+            return cli_failf(c, ":cli/time-point", "gc: BEFORE is a date or ms since the epoch, not a transaction id");
+        before = cairn_inst_value(t);
+    }
+    if ((rc = cli_dbref_parse(&ref, argv[0], 0, &err)) < 0) {
+        cli_check_oom(rc);
+        return cli_fail(c, &err);
+    }
+    if (ref.view != CLI_VIEW_CURRENT) {
+        cli_dbref_dispose(&ref);
+        return cli_failf(c, ":cli/database", "gc needs a database, not a history or as-of view");
+    }
+    if ((rc = cli_connect(&conn, &ref, &err)) == 0)
+        rc = cairn_gc_storage(conn, before, &st, &err);
+    cli_dbref_dispose(&ref);
+    cli_check_oom(rc);
+    if (rc < 0)
+        return cli_fail(c, &err);
+    {
+        cairn_val m, k;
+        const char *keys[] = { "commits-kept", "nodes-kept", "nodes-deleted" };
+        int64_t vals[] = { st.commits, st.kept, st.deleted };
+        cli_check_oom(cairn_map_new(&m, 3));
+        for (int i = 0; i < 3; i++) {
+            cli_check_oom(cairn_keyword(&k, keys[i], strlen(keys[i])));
+            cli_check_oom(cairn_map_put_take(&m, k, cairn_int(vals[i])));
+        }
+        cli_print(c, m);
+        cairn_release(m);
+    }
+    return CLI_OK;
 }

@@ -114,7 +114,7 @@ static int ends_with(const char *s, const char *suffix)
 }
 
 /* T of asof:T: / since:T:. */
-static int parse_time_point(cairn_val *out, const char *t, size_t n, cairn_error *err)
+int cli_time_point_parse(cairn_val *out, const char *t, size_t n, cairn_error *err)
 {
     char buf[64], *end;
     long long v;
@@ -163,7 +163,7 @@ int cli_dbref_parse(cli_dbref *out, const char *arg, int for_create, cairn_error
         out->view = rest[0] == 'a' ? CLI_VIEW_AS_OF : CLI_VIEW_SINCE;
         if (!colon)
             return cli_seterr(err, CAIRN_EINVALID, ":cli/time-point", "%s: expected asof:T:DB or since:T:DB", arg);
-        if ((rc = parse_time_point(&out->time_point, t, (size_t)(colon - t), err)) < 0)
+        if ((rc = cli_time_point_parse(&out->time_point, t, (size_t)(colon - t), err)) < 0)
             return rc;
         rest = colon + 1;
     }

@@ -42,6 +42,7 @@ const cli_command cli_commands[] = {
     { "export", cmd_export, 0, "DB PATH|-", "write every datom (with history) to an EDN file" },
     { "import", cmd_import, 0, "DB PATH|-", "restore an export or a Datahike datom dump into a new database" },
     { "check", cmd_check, 0, "DB", "verify every node against its address and the index invariants" },
+    { "gc", cmd_gc, 0, "DB [BEFORE|now]", "delete what no kept commit needs; commits before BEFORE go (default: keep all)" },
     { "shell", cmd_shell, -1, "[DB]", "interactive shell" },
     { "help", cmd_help, -1, "[COMMAND]", "this text" },
     { "version", cmd_version, -1, "", "the version" },

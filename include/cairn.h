@@ -515,6 +515,47 @@ typedef void (*cairn_listen_cb)(const cairn_tx_report *report, void *payload);
 CAIRN_API int cairn_listen(int *key_out, cairn_conn *conn, cairn_listen_cb cb, void *payload);
 CAIRN_API int cairn_unlisten(cairn_conn *conn, int key);
 
+/* ---- garbage collection ------------------------------------------------- */
+
+/** What cairn_gc_storage kept and deleted. */
+typedef struct cairn_gc_stats {
+    int64_t commits;    /* commit records kept */
+    int64_t kept;       /* nodes kept: those commit records, their schema, config and index nodes */
+    int64_t deleted;    /* nodes deleted */
+} cairn_gc_stats;
+
+/** Keep every commit (cairn_gc_storage's remove_before_ms): collect only what no commit names. */
+#define CAIRN_GC_KEEP_ALL INT64_MIN
+
+/**
+ * Datahike's gc-storage: deletes every node of the store that no kept commit
+ * needs. From the head of every branch it walks the commits back through
+ * their parents, following a commit's parents only while its last
+ * transaction's :db/txInstant is at or after remove_before_ms (ms since the
+ * epoch); a commit older than that is kept, its ancestors are not. Branch
+ * heads are always kept, and so is every commit a kept commit's tail needs.
+ * A kept commit needs its record, schema and config nodes and every node of
+ * its trees. CAIRN_GC_KEEP_ALL keeps all history: only nodes that no commit
+ * names (a crash between writing nodes and moving the head, say) go.
+ *
+ * History, as-of and since of a kept value still reach every transaction:
+ * they read its history trees, not older commits. What goes is the ability
+ * to open a removed commit itself (cairn_db_commit_as_db, `cairn log` past
+ * it). A value of a removed commit that another process or thread holds
+ * stops being readable once its nodes are gone: pick remove_before_ms so
+ * that no reader still holds one (Datahike's advice too).
+ *
+ * It runs as the writer: it takes the store's writer lock like a first
+ * transaction (CAIRN_EBUSY, ":writer/locked", when another process is the
+ * writer), and this connection's commits wait until it returns. On the file
+ * store it then rewrites packs whose nodes are mostly deleted. Any failure
+ * stops it before the first deletion if it happens while marking; deleting
+ * only ever removes nodes no kept commit needs, so an interrupted run loses
+ * nothing and may simply be run again.
+ * @param out what was kept and deleted, or NULL.
+ */
+CAIRN_API int cairn_gc_storage(cairn_conn *conn, int64_t remove_before_ms, cairn_gc_stats *out, cairn_error *err);
+
 /* ---- temporal views ---------------------------------------------------- */
 
 /** All datoms ever asserted or retracted (needs :keep-history? true). */

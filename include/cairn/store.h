@@ -99,9 +99,21 @@ typedef struct cairn_store_methods {
     int (*commit)(cairn_store *s, size_t n, const cairn_addr *addrs, const void *const *data, const size_t *lens,
                   const char *name, const void *expected, size_t expected_len, const void *value, size_t len);
     /* methods above are valid for version 2 */
+
+    /**
+     * Optional (NULL: nothing to do), for the lock holder: moves every node
+     * to where del can reach it (the file store checkpoints its commit log)
+     * and frees the space of nodes deleted through this handle that del
+     * could not free by itself (the file store rewrites packs much of which
+     * is deleted). Garbage collection calls it before and after its deletes.
+     * Every node not deleted stays readable throughout, also by other
+     * handles.
+     */
+    int (*compact)(cairn_store *s);
+    /* methods above are valid for version 3 */
 } cairn_store_methods;
 
-#define CAIRN_STORE_METHODS_VERSION 2
+#define CAIRN_STORE_METHODS_VERSION 3
 
 /**
  * Every store starts with this header; a backend embeds it as the first

@@ -277,6 +277,7 @@ int cairn_connect(cairn_conn **out, cairn_val config, cairn_error *err)
     c->latest = db;
     c->head_raw = raw;
     pthread_mutex_init(&c->lock, NULL);
+    pthread_mutex_init(&c->write_mu, NULL);
     {
         pthread_condattr_t ca;
         pthread_condattr_init(&ca);
@@ -324,6 +325,7 @@ void cairn_conn_release(cairn_conn *c)
     cairn_buf_dispose(&c->head_raw);
     cairn_free(c->listeners);
     pthread_mutex_destroy(&c->lock);
+    pthread_mutex_destroy(&c->write_mu);
     pthread_cond_destroy(&c->wake);
     pthread_cond_destroy(&c->commit_wake);
     cairn_dbctx_release(c->ctx);
@@ -551,9 +553,11 @@ static void *committer_main(void *arg)
             break;
         s = c->inflight;
         pthread_mutex_unlock(&c->lock);
+        pthread_mutex_lock(&c->write_mu); /* garbage collection waits (gc.c) */
         t0 = mono_ns();
         rc = write_sealed(c, s, &new_head, &cerr);
         t1 = mono_ns();
+        pthread_mutex_unlock(&c->write_mu);
         if (rc < 0) {
             cairn_db *fresh = NULL;
             cairn_buf raw = CAIRN_BUF_INIT;
@@ -754,7 +758,7 @@ static void *writer_main(void *arg)
 }
 
 /* Makes this connection the writer: the store lock, a fresh head, the thread. */
-static int become_writer(cairn_conn *c, cairn_error *err)
+int cairn_conn__become_writer(cairn_conn *c, cairn_error *err)
 {
     cairn_db *fresh = NULL;
     cairn_buf raw = CAIRN_BUF_INIT;
@@ -819,7 +823,7 @@ int cairn_transact_at(cairn_tx_report **out, cairn_conn *c, int64_t tx, cairn_va
         pthread_cond_destroy(&req.cv);
         return cairn_error_set(err, CAIRN_ECLOSED, ":connection-has-been-released", "connection has been released");
     }
-    if ((rc = become_writer(c, err)) < 0) {
+    if ((rc = cairn_conn__become_writer(c, err)) < 0) {
         pthread_mutex_unlock(&c->lock);
         pthread_cond_destroy(&req.cv);
         return rc;

@@ -61,6 +61,8 @@ struct cairn_sealed {
 
 struct cairn_conn {
     cairn_dbctx *ctx;             /* store context */
+    pthread_mutex_t write_mu;     /* held while a commit is written, and by garbage
+                                     collection throughout (gc.c); taken before lock */
     pthread_mutex_t lock;         /* guards everything below */
     pthread_cond_t wake;          /* the writer has work or must stop */
     pthread_cond_t commit_wake;   /* the committer has a sealed group or must stop */
@@ -86,5 +88,8 @@ struct cairn_conn {
     size_t nlisteners, caplisteners;
     int next_key;                 /* next listener key */
 };
+
+/* Takes the store's writer lock (once) and starts the writer threads (c->lock held). */
+int cairn_conn__become_writer(cairn_conn *c, cairn_error *err);
 
 #endif

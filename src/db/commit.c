@@ -321,6 +321,27 @@ static int read_record(void **data, struct record *rec, cairn_dbctx *ctx, const 
     return parse_record(rec, *data, len, err);
 }
 
+int cairn_db__commit_refs(cairn_commit_refs *out, cairn_dbctx *ctx, const cairn_addr *commit, cairn_error *err)
+{
+    struct record rec;
+    int rc = read_record(&out->data, &rec, ctx, commit, err);
+    if (rc < 0) {
+        cairn_free(out->data);
+        out->data = NULL;
+        return rc;
+    }
+    out->instant = rec.last_instant;
+    out->nparents = (size_t)rec.nparents;
+    out->parents = rec.parents;
+    memcpy(out->roots, rec.roots, sizeof out->roots);
+    out->opts = rec.opts;
+    out->schema_addr = rec.schema_addr;
+    out->config_addr = rec.config_addr;
+    out->tail_depth = rec.tail_depth;
+    out->tail_prev = rec.tail_prev;
+    return 0;
+}
+
 /*
  * Replays the tail of the commit rec into db, whose trees are the tail's
  * base, or (when hint holds an earlier commit of the same tail) starts from

@@ -631,9 +631,10 @@ done:
  *
  * A handle keeps the index of every pack it has read (its pack view); a
  * node found nowhere else makes it list packs/ again. Nodes are read from a
- * pack with open, pread, close. Deleting a node of a pack (delete-database)
- * marks it gone in this handle, and the pack file goes when all of its nodes
- * are gone; there is no repacking yet (nothing but delete-database deletes).
+ * pack with open, pread, close. Deleting a node of a pack (delete-database,
+ * garbage collection) marks it gone in this handle, and the pack file goes
+ * when all of its nodes are gone; compaction (file_compact) rewrites packs
+ * that are mostly gone.
  */
 #define PACK_HDR 8
 #define PACK_ENT 28
@@ -834,7 +835,19 @@ static int pack_refresh(struct file_store *fs)
     return rc < 0 ? rc : damaged;
 }
 
-/* Reads node addr from a pack of the view: 0, CAIRN_ENOTFOUND, or an error. */
+/* Takes pack k out of the view (pack_mu held). Its fd, if kept, stays open
+ * until the store closes: another thread may be reading through it. */
+static void pack_view_drop(struct file_store *fs, size_t k)
+{
+    cairn_free(fs->pk[k].idx);
+    cairn_free(fs->pk[k].gone);
+    memmove(&fs->pk[k], &fs->pk[k + 1], (fs->npk - k - 1) * sizeof *fs->pk);
+    fs->npk--;
+}
+
+/* Reads node addr from a pack of the view: 0, CAIRN_ENOTFOUND, or an error.
+ * A pack that vanished since it was read (compaction, gc.c, rewrote it) leaves
+ * the view, and the search goes on in the others. */
 static int pack_get(struct file_store *fs, const cairn_addr *addr, void **data_out, size_t *len_out)
 {
     cairn_vfs *v = fs->vfs;
@@ -842,8 +855,10 @@ static int pack_get(struct file_store *fs, const cairn_addr *addr, void **data_o
     uint64_t off = 0;
     uint32_t len = 0;
     uint8_t *buf;
-    int fd = -1, kept = 0, rc = 0, found = 0;
+    int fd, kept, rc, found;
     ssize_t got;
+again:
+    fd = -1, kept = 0, rc = 0, found = 0;
     pthread_mutex_lock(&fs->pack_mu);
     for (size_t k = fs->npk; k-- > 0 && !found;) {
         int64_t e = pack_entry(&fs->pk[k], addr);
@@ -871,8 +886,18 @@ static int pack_get(struct file_store *fs, const cairn_addr *addr, void **data_o
         return CAIRN_ENOTFOUND;
     if (len > NODE_FILE_MAX)
         return pack_corrupt(fs, name, "node larger than any node");
-    if (!kept && (rc = v->open(v, fs->packdir, name, CAIRN_VFS_READ, &fd)) < 0)
-        return rc == -ENOENT ? CAIRN_ENOTFOUND : io_error(&fs->base.err, rc, "pack", name);
+    if (!kept && (rc = v->open(v, fs->packdir, name, CAIRN_VFS_READ, &fd)) < 0) {
+        if (rc != -ENOENT)
+            return io_error(&fs->base.err, rc, "pack", name);
+        pthread_mutex_lock(&fs->pack_mu);
+        for (size_t k = 0; k < fs->npk; k++)
+            if (!strcmp(fs->pk[k].name, name) && fs->pk[k].fd < 0) {
+                pack_view_drop(fs, k);
+                break;
+            }
+        pthread_mutex_unlock(&fs->pack_mu);
+        goto again;
+    }
     if (!(buf = cairn_store_data_alloc(len))) {
         if (!kept)
             v->close(v, fd);
@@ -1018,14 +1043,178 @@ static int pack_del(struct file_store *fs, const cairn_addr *addr)
                 break;
             }
             rc = 0;
-            cairn_free(p->idx);
-            cairn_free(p->gone);
-            memmove(p, p + 1, (fs->npk - k - 1) * sizeof *p);
-            fs->npk--;
+            pack_view_drop(fs, k);
         }
     }
     pthread_mutex_unlock(&fs->pack_mu);
     return rc;
+}
+
+/*
+ * Compaction, the compact method (garbage collection calls it after its
+ * deletes): a pack whose deleted nodes are at least COMPACT_PCT percent of
+ * its node bytes is rewritten with its live nodes only. The new pack is
+ * durable (pack_write) before the old one is unlinked, so a crash in between
+ * leaves every live node twice, which costs space, never a node. A reader
+ * that knew the old pack finds it gone, drops it from its view, and finds the
+ * nodes in the new one (pack_get, packs_get). Every frame copied is checked
+ * against its address first: a damaged node is not carried into a new pack
+ * under a good checksum.
+ */
+#define COMPACT_PCT 1
+
+static int pack_compact(struct file_store *fs, const char *name)
+{
+    cairn_vfs *v = fs->vfs;
+    uint8_t *live = NULL, *frames = NULL;
+    cairn_addr *addrs = NULL;
+    const void **data = NULL;
+    size_t *lens = NULL;
+    struct node_job *jobs = NULL;
+    uint64_t nlive = 0, live_bytes = 0, gone_bytes = 0;
+    int fd = -1, rc = 0, have = 0;
+    pthread_mutex_lock(&fs->pack_mu);
+    for (size_t k = 0; k < fs->npk && !have; k++) {
+        struct pack *p = &fs->pk[k];
+        if (strcmp(p->name, name))
+            continue;
+        have = 1;
+        for (uint64_t i = 0; i < p->n; i++) {
+            uint32_t len = cairn_get_be32(p->idx + i * PACK_ENT + CAIRN_ADDR_LEN + 8);
+            if (p->gone && p->gone[i])
+                gone_bytes += len;
+            else
+                live_bytes += len, nlive++;
+        }
+        if (gone_bytes * 100 < (gone_bytes + live_bytes) * COMPACT_PCT) {
+            have = 0;
+            break;
+        }
+        if (!(live = cairn_malloc(nlive ? (size_t)(nlive * PACK_ENT) : 1))) {
+            rc = cairn_error_oom(&fs->base.err);
+            break;
+        }
+        for (uint64_t i = 0, j = 0; i < p->n; i++)
+            if (!p->gone || !p->gone[i])
+                memcpy(live + j++ * PACK_ENT, p->idx + i * PACK_ENT, PACK_ENT);
+    }
+    pthread_mutex_unlock(&fs->pack_mu);
+    if (rc < 0 || !have)
+        return rc;
+    if (nlive) {
+        addrs = cairn_malloc(cairn_mul_size((size_t)nlive, sizeof *addrs));
+        data = cairn_malloc(cairn_mul_size((size_t)nlive, sizeof *data));
+        lens = cairn_malloc(cairn_mul_size((size_t)nlive, sizeof *lens));
+        jobs = cairn_malloc(cairn_mul_size((size_t)nlive, sizeof *jobs));
+        frames = live_bytes < SIZE_MAX ? cairn_malloc((size_t)live_bytes) : NULL;
+        if (!addrs || !data || !lens || !jobs || !frames) {
+            rc = cairn_error_oom(&fs->base.err);
+            goto done;
+        }
+        memset(jobs, 0, (size_t)nlive * sizeof *jobs);
+        if ((rc = v->open(v, fs->packdir, name, CAIRN_VFS_READ, &fd)) < 0) {
+            rc = io_error(&fs->base.err, rc, "pack", name);
+            goto done;
+        }
+        for (uint64_t i = 0, at = 0; i < nlive; i++) {
+            const uint8_t *e = live + i * PACK_ENT;
+            uint64_t off = cairn_get_be64(e + CAIRN_ADDR_LEN);
+            uint32_t len = cairn_get_be32(e + CAIRN_ADDR_LEN + 8);
+            cairn_addr check;
+            ssize_t got = v->pread(v, fd, frames + at, len, off);
+            if (got != (ssize_t)len) {
+                rc = got < 0 ? io_error(&fs->base.err, (int)got, "pack", name) : pack_corrupt(fs, name, "short");
+                goto done;
+            }
+            memcpy(addrs[i].bytes, e, CAIRN_ADDR_LEN);
+            cairn_addr_of(&check, frames + at, len);
+            if (!cairn_addr_equal(&check, &addrs[i])) {
+                rc = pack_corrupt(fs, name, "a node's bytes do not match its address");
+                goto done;
+            }
+            data[i] = frames + at;
+            lens[i] = len;
+            jobs[i].index = (size_t)i;
+            at += len;
+        }
+        if ((rc = pack_write(fs, jobs, (size_t)nlive, addrs, data, lens)) < 0)
+            goto done;
+    }
+    if ((rc = v->unlink(v, fs->packdir, name)) < 0 && rc != -ENOENT) {
+        rc = io_error(&fs->base.err, rc, "delete pack", name);
+        goto done;
+    }
+    rc = 0;
+    pthread_mutex_lock(&fs->pack_mu);
+    for (size_t k = 0; k < fs->npk; k++)
+        if (!strcmp(fs->pk[k].name, name)) {
+            pack_view_drop(fs, k);
+            break;
+        }
+    pthread_mutex_unlock(&fs->pack_mu);
+    rc = 1;
+done:
+    if (fd >= 0)
+        v->close(v, fd);
+    cairn_free(live);
+    cairn_free(frames);
+    cairn_free(addrs);
+    cairn_free(data);
+    cairn_free(lens);
+    cairn_free(jobs);
+    return rc;
+}
+
+static int log_roll(struct file_store *fs);
+static int log_drain_inline(struct file_store *fs);
+
+/* Checkpoints every node of the log (rolling to a new segment when the one
+ * being written holds entries) and waits until no segment is left to
+ * checkpoint: afterwards every node is in a pack or a file, where del can
+ * reach it. */
+static int log_flush(struct file_store *fs)
+{
+    int rc = 0;
+    if (fs->logdir < 0 || !atomic_load(&fs->log_on))
+        return 0;
+    pthread_mutex_lock(&fs->commit_mu);
+    if (fs->wid && fs->wend > LOG_START)
+        rc = log_roll(fs);
+    pthread_mutex_unlock(&fs->commit_mu);
+    if (rc < 0)
+        return rc;
+    pthread_mutex_lock(&fs->log_mu);
+    while (fs->ckpt_running && fs->nsealed && !fs->ckpt_rc)
+        pthread_cond_wait(&fs->ckpt_cv, &fs->log_mu);
+    if (fs->nsealed && fs->ckpt_rc)
+        rc = cairn_error_set(&fs->base.err, fs->ckpt_rc, ":store/checkpoint", "log checkpoints are failing: %s",
+                             fs->ckpt_msg);
+    pthread_mutex_unlock(&fs->log_mu);
+    return rc < 0 ? rc : log_drain_inline(fs);
+}
+
+static int file_compact(cairn_store *s)
+{
+    struct file_store *fs = fs_of(s);
+    struct pack_names l = { NULL, 0, 0, 0 };
+    int rc, removed = 0;
+    if ((rc = check_writable(fs)) < 0 || (rc = log_flush(fs)) < 0 || fs->packdir < 0)
+        return rc;
+    /* the names first: compaction changes the view as it goes */
+    pthread_mutex_lock(&fs->pack_mu);
+    for (size_t k = 0; k < fs->npk && !l.oom; k++)
+        if (fs->pk[k].ngone)
+            collect_pack(fs->pk[k].name, &l);
+    pthread_mutex_unlock(&fs->pack_mu);
+    if (l.oom)
+        rc = cairn_error_oom(&s->err);
+    for (size_t i = 0; i < l.count && rc >= 0; i++)
+        if ((rc = pack_compact(fs, l.names[i])) > 0)
+            removed = 1;
+    cairn_free(l.names);
+    if (rc >= 0 && removed && (rc = fsync_dir(fs, fs->packdir)) < 0)
+        rc = fail_stop(fs, rc, "packs directory");
+    return rc < 0 ? rc : 0;
 }
 
 static int file_del(cairn_store *s, const cairn_addr *addr)
@@ -1641,13 +1830,6 @@ static int name_list_add(struct name_list *l, const char *name)
  * entry appended after the claim, until the claiming writer deletes the
  * segment. No acknowledged commit is lost in either case.
  */
-static uint64_t lnode_hash(const cairn_addr *a)
-{
-    uint64_t h;
-    memcpy(&h, a->bytes, sizeof h); /* the address is a SHA-256 prefix already */
-    return h;
-}
-
 static int lnode_eq(const void *entry, const void *key, void *payload)
 {
     (void)payload;
@@ -1656,7 +1838,7 @@ static int lnode_eq(const void *entry, const void *key, void *payload)
 
 static struct lnode *ltab_find(struct file_store *fs, const cairn_addr *a)
 {
-    return cairn_hmap_find(&fs->ltab, lnode_hash(a), a, lnode_eq, NULL);
+    return cairn_hmap_find(&fs->ltab, cairn_addr_hash(a), a, lnode_eq, NULL);
 }
 
 /* Removes segment g's nodes from the view's table, closes it, frees it. */
@@ -1665,7 +1847,7 @@ static void lseg_free(struct file_store *fs, struct lseg *g)
     while (g->nodes) {
         struct lnode *n = g->nodes;
         g->nodes = n->next;
-        cairn_hmap_remove(&fs->ltab, lnode_hash(&n->addr), &n->addr, lnode_eq, NULL);
+        cairn_hmap_remove(&fs->ltab, cairn_addr_hash(&n->addr), &n->addr, lnode_eq, NULL);
         cairn_free(n);
     }
     if (g->fd >= 0)
@@ -1689,7 +1871,7 @@ static int ltab_add(struct file_store *fs, struct lseg *g, const cairn_addr *a, 
     n->seg = g->id;
     n->off = off;
     n->len = len;
-    if (cairn_hmap_insert(&fs->ltab, lnode_hash(a), n) < 0) {
+    if (cairn_hmap_insert(&fs->ltab, cairn_addr_hash(a), n) < 0) {
         cairn_free(n);
         return CAIRN_ENOMEM;
     }
@@ -3004,7 +3186,7 @@ static void file_close(cairn_store *s)
 
 static const cairn_store_methods file_methods = {
     CAIRN_STORE_METHODS_VERSION, "file", file_get, file_put_many, file_del, file_list, file_head_read,
-    file_head_cas, file_head_list, file_lock, file_unlock, file_close, file_commit,
+    file_head_cas, file_head_list, file_lock, file_unlock, file_close, file_commit, file_compact,
 };
 
 static int check_version(const uint8_t *buf, size_t n, const char *path, cairn_error *err)

@@ -459,7 +459,7 @@ static void lmdb_close(cairn_store *s)
 
 static const cairn_store_methods lmdb_methods = {
     CAIRN_STORE_METHODS_VERSION, "lmdb", lmdb_get, lmdb_put_many, lmdb_del, lmdb_list, lmdb_head_read,
-    lmdb_head_cas, lmdb_head_list, lmdb_lock, lmdb_unlock, lmdb_close, lmdb_commit,
+    lmdb_head_cas, lmdb_head_list, lmdb_lock, lmdb_unlock, lmdb_close, lmdb_commit, NULL,
 };
 
 /* Opens the named databases and checks (or writes) the format record. */

@@ -41,13 +41,6 @@ struct mem_store {
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct mem_data *registry;
 
-static uint64_t addr_hash(const cairn_addr *a)
-{
-    uint64_t h;
-    memcpy(&h, a->bytes, sizeof h);
-    return h;
-}
-
 static int addr_eq(const void *entry, const void *key, void *payload)
 {
     (void)payload;
@@ -99,7 +92,7 @@ static int mem_get(cairn_store *s, const cairn_addr *addr, void **data_out, size
     struct blob *b;
     int rc = CAIRN_ENOTFOUND;
     pthread_mutex_lock(&d->lock);
-    b = cairn_hmap_find(&d->nodes, addr_hash(addr), addr, addr_eq, NULL);
+    b = cairn_hmap_find(&d->nodes, cairn_addr_hash(addr), addr, addr_eq, NULL);
     if (b)
         rc = copy_out(b, data_out, len_out);
     pthread_mutex_unlock(&d->lock);
@@ -114,7 +107,7 @@ static int mem_put_many(cairn_store *s, size_t n, const cairn_addr *addrs, const
     pthread_mutex_lock(&d->lock);
     for (size_t i = 0; i < n && rc == 0; i++) {
         struct blob *b;
-        if (cairn_hmap_find(&d->nodes, addr_hash(&addrs[i]), &addrs[i], addr_eq, NULL))
+        if (cairn_hmap_find(&d->nodes, cairn_addr_hash(&addrs[i]), &addrs[i], addr_eq, NULL))
             continue;
         b = blob_new(data[i], lens[i]);
         if (!b) {
@@ -122,7 +115,7 @@ static int mem_put_many(cairn_store *s, size_t n, const cairn_addr *addrs, const
             break;
         }
         b->addr = addrs[i];
-        if ((rc = cairn_hmap_insert(&d->nodes, addr_hash(&addrs[i]), b)) < 0)
+        if ((rc = cairn_hmap_insert(&d->nodes, cairn_addr_hash(&addrs[i]), b)) < 0)
             cairn_free(b);
     }
     pthread_mutex_unlock(&d->lock);
@@ -133,7 +126,7 @@ static int mem_del(cairn_store *s, const cairn_addr *addr)
 {
     struct mem_data *d = data_of(s);
     pthread_mutex_lock(&d->lock);
-    cairn_free(cairn_hmap_remove(&d->nodes, addr_hash(addr), addr, addr_eq, NULL));
+    cairn_free(cairn_hmap_remove(&d->nodes, cairn_addr_hash(addr), addr, addr_eq, NULL));
     pthread_mutex_unlock(&d->lock);
     return 0;
 }
@@ -258,7 +251,7 @@ static void mem_close(cairn_store *s)
 
 static const cairn_store_methods mem_methods = {
     CAIRN_STORE_METHODS_VERSION, "mem", mem_get, mem_put_many, mem_del, mem_list, mem_head_read,
-    mem_head_cas, mem_head_list, mem_lock, mem_unlock, mem_close, NULL,
+    mem_head_cas, mem_head_list, mem_lock, mem_unlock, mem_close, NULL, NULL,
 };
 
 int cairn_store_mem_open(cairn_store **out, cairn_val config, cairn_error *err)

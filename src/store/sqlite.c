@@ -534,7 +534,7 @@ static void sqlite_close(cairn_store *s)
 
 static const cairn_store_methods sqlite_methods = {
     CAIRN_STORE_METHODS_VERSION, "sqlite", sqlite_get, sqlite_put_many, sqlite_del, sqlite_list, sqlite_head_read,
-    sqlite_head_cas, sqlite_head_list, sqlite_lock, sqlite_unlock, sqlite_close, sqlite_commit,
+    sqlite_head_cas, sqlite_head_list, sqlite_lock, sqlite_unlock, sqlite_close, sqlite_commit, NULL,
 };
 
 /* Creates the schema in a new database, or checks an existing one's identity. */

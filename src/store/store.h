@@ -14,7 +14,9 @@
 #include <string.h>
 
 #include "cairn/store.h"
+#include "base/arena.h"
 #include "base/common.h"
+#include "base/hmap.h"
 
 /* Opens the backend named by config's :backend (a Datahike :store map). */
 int cairn_store_open(cairn_store **out, cairn_val config, cairn_error *err);
@@ -30,6 +32,25 @@ static inline int cairn_addr_equal(const cairn_addr *a, const cairn_addr *b)
 {
     return memcmp(a->bytes, b->bytes, CAIRN_ADDR_LEN) == 0;
 }
+
+/* An address is already a hash: its first eight bytes serve hash tables. */
+static inline uint64_t cairn_addr_hash(const cairn_addr *a)
+{
+    uint64_t h;
+    memcpy(&h, a->bytes, sizeof h);
+    return h;
+}
+
+/* A set of addresses (addrset.c); zero it to start: memset or CAIRN_ADDRSET_INIT. */
+typedef struct cairn_addrset {
+    cairn_hmap map;             /* cairn_addr * -> itself */
+    cairn_arena mem;            /* the addresses */
+    size_t count;               /* addresses in the set */
+} cairn_addrset;
+/* 1 when a was new (and is now in the set), 0 when it was there, or CAIRN_ENOMEM. */
+int cairn_addrset_add(cairn_addrset *s, const cairn_addr *a);
+int cairn_addrset_has(const cairn_addrset *s, const cairn_addr *a);
+void cairn_addrset_dispose(cairn_addrset *s);
 
 /*
  * Reads node addr, verifies its bytes hash to addr (CAIRN_ECORRUPT if not),

@@ -434,6 +434,42 @@ void test_cli_cli__check_passes_and_finds_damage(void)
     cli_result_free(&r);
 }
 
+/* gc keeps every commit by default; with "now" only the head and its tail;
+ * the data and its history stay, log and check end where history was cut. */
+void test_cli_cli__gc_collects_old_commits_and_keeps_history(void)
+{
+    const char *db = people_db();
+    cli_result r;
+    CAIRN(&r, NULL, "gc", db);
+    answers(&r, "{:commits-kept 4, :nodes-kept 7, :nodes-deleted 0}");
+    cli_result_free(&r);
+    CAIRN(&r, NULL, "gc", db, "now");
+    answers(&r, "{:commits-kept 3, :nodes-kept 5, :nodes-deleted 2}");
+    cli_result_free(&r);
+    CAIRN(&r, NULL, "q", "[:find ?n ?a :where [?e :name ?n] [?e :age ?a]]", db);
+    answers(&r, "[\"Ada\" 37]");
+    cli_result_free(&r);
+    CAIRN(&r, NULL, "log", db);
+    cli_check_ok(&r);
+    CHECK_EQ(count_lines(r.out), 3);
+    CHECK(strstr(r.out, ":txs nil") && strstr(r.out, ":parents-collected true}\n"));
+    cli_result_free(&r);
+    CAIRN(&r, NULL, "check", db);
+    answers(&r, ":history-datoms 2");
+    CHECK(strstr(r.out, ":commits-collected 1") != NULL);
+    cli_result_free(&r);
+    CAIRN(&r, NULL, "gc", db, "536870913");
+    cli_check_fails(&r, 1, ":cli/time-point");
+    cli_result_free(&r);
+    {
+        char view[1200];
+        snprintf(view, sizeof view, "history:%s", db);
+        CAIRN(&r, NULL, "gc", view);
+        cli_check_fails(&r, 1, ":cli/database");
+        cli_result_free(&r);
+    }
+}
+
 /* ---- the query engine's and pull's commands ------------------------------------------------ */
 
 /* --timeout stops a runaway query with one error line and exit status 1;

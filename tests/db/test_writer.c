@@ -95,7 +95,7 @@ static void g_close(cairn_store *s)
 
 static const cairn_store_methods gate_methods = {
     CAIRN_STORE_METHODS_VERSION, "gate", g_get, g_put_many, g_del, g_list, g_head_read, g_head_cas, g_head_list,
-    g_lock, g_unlock, g_close, NULL
+    g_lock, g_unlock, g_close, NULL, NULL
 };
 
 /* {:backend :gate :id "x"}: a memory store with that id behind the gate. */

@@ -155,7 +155,7 @@ static inline void cs_close(cairn_store *s)
 
 static const cairn_store_methods counting_methods = {
     CAIRN_STORE_METHODS_VERSION, "counting", cs_get, cs_put_many, cs_del, cs_list, cs_head_read,
-    cs_head_cas, cs_head_list, cs_lock, cs_unlock, cs_close, NULL,
+    cs_head_cas, cs_head_list, cs_lock, cs_unlock, cs_close, NULL, NULL,
 };
 
 /* A fresh, empty counting store. */

@@ -209,6 +209,13 @@ static int f_del(cairn_store *s, const cairn_addr *addr)
     return rc ? rc : inner_rc(sf(s), sf(s)->inner->methods->del(sf(s)->inner, addr));
 }
 
+static int f_compact(cairn_store *s)
+{
+    int rc = fault_now(sf(s));
+    const cairn_store_methods *m = sf(s)->inner->methods;
+    return rc ? rc : m->version < 3 || !m->compact ? 0 : inner_rc(sf(s), m->compact(sf(s)->inner));
+}
+
 static int f_list(cairn_store *s, cairn_store_addr_cb cb, void *payload)
 {
     int rc = fault_now(sf(s));
@@ -254,7 +261,7 @@ static void f_close(cairn_store *s)
 
 static const cairn_store_methods fault_methods = {
     CAIRN_STORE_METHODS_VERSION, "fault", f_get, f_put_many, f_del, f_list, f_head_read,
-    f_head_cas, f_head_list, f_lock, f_unlock, f_close, NULL,
+    f_head_cas, f_head_list, f_lock, f_unlock, f_close, NULL, f_compact,
 };
 
 int store_fault_wrap(cairn_store **out, cairn_store *inner, store_fault **ctl)
