@@ -31,7 +31,7 @@ stage() {
 
 stage "unit tests (release)" build/rel/cairn-tests
 stage "unit tests (ASan+UBSan)" build/asan/cairn-tests
-stage "threaded tests (TSan)" build/tsan/cairn-tests concurrent db_writer db_gc__commits
+stage "threaded tests (TSan)" build/tsan/cairn-tests concurrent db_writer db_gc__commits db_api__big index_commit__leaves index_commit__out_of_memory_anywhere
 stage "fuzz corpus replay (ASan+UBSan)" sh scripts/fuzz_replay.sh build/asan/fuzz-replay
 
 # The conformance corpus lives beside the repository (../shared), or where

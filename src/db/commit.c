@@ -158,15 +158,16 @@ int cairn_db__commit(cairn_db **out, const cairn_db *db, const cairn_addr *paren
     if (tail) {
         memcpy(roots, db->base_roots, sizeof roots);
     } else {
+        cairn_btree committed[CAIRN_T_COUNT_];
+        if ((rc = cairn_btree_commit_many(committed, db->trees, CAIRN_T_COUNT_, batch)) < 0)
+            goto done;
         for (int t = 0; t < CAIRN_T_COUNT_; t++) {
-            cairn_btree committed;
-            if ((rc = cairn_btree_commit(&committed, &db->trees[t], batch)) < 0)
-                goto done;
             cairn_btree_dispose(&c->trees[t]);
-            c->trees[t] = committed;
+            c->trees[t] = committed[t];
+        }
+        for (int t = 0; t < CAIRN_T_COUNT_; t++)
             if ((rc = cairn_btree_root(&roots[t], &c->trees[t])) < 0)
                 goto done;
-        }
     }
     if (!db->schema_stored) {
         if ((rc = cairn_schema_encode(&b, db->schema)) < 0 || (rc = put_node(batch, &b, &c->schema_addr)) < 0)

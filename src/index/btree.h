@@ -291,6 +291,14 @@ void cairn_btree_transient_free(cairn_btree_transient *tt);
  */
 int cairn_btree_commit(cairn_btree *out, const cairn_btree *t, cairn_store_batch *batch);
 
+/**
+ * cairn_btree_commit for trees[0..n) into out[0..n), their nodes added to
+ * batch tree by tree in that order; with many dirty leaves, the leaves of all
+ * of them are encoded and compressed on several threads first (edit.c). On
+ * failure out holds nothing.
+ */
+int cairn_btree_commit_many(cairn_btree *out, const cairn_btree *trees, size_t n, cairn_store_batch *batch);
+
 /* ------------------------------------------------------------------------ */
 /* Bulk build                                                               */
 /* ------------------------------------------------------------------------ */

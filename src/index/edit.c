@@ -45,6 +45,7 @@
 #include "index/btree.h"
 
 #include "base/alloc.h"
+#include "base/par.h"
 #include "index/node.h"
 
 /* ---- entry vectors ---------------------------------------------------------- */
@@ -654,11 +655,120 @@ int cairn_btree_transient_delete(cairn_btree_transient *tt, const void *key, siz
 
 /* ---- commit -------------------------------------------------------------------------- */
 
+/*
+ * Framing a leaf (encode, zstd, SHA-256) is most of a commit's time, and
+ * leaves depend on nothing but their keys, so a commit with many dirty
+ * leaves frames them first on several threads, in the order commit_node will
+ * meet them, and commit_node then takes each leaf's frame instead of making
+ * it. Branches (about one per fifty leaves) wait for their children's
+ * addresses and are framed as before. Bulk load of the benchmark's 100k
+ * people, 1000 per transaction: the 26 flushes framed 28,700 leaves, 596 ms
+ * of the 1.93 s in one thread.
+ */
+#define PREFRAME_MIN 16 /* dirty leaves below which threads cost more than they save */
+
+typedef struct preframed {
+    cairn_node **leaves;    /* the dirty leaves, in commit order */
+    uint8_t **frames;       /* their frames (owned until taken), NULL where none */
+    size_t *lens;           /* frame lengths */
+    cairn_addr *addrs;      /* frame addresses */
+    size_t n;               /* leaves */
+    size_t cap;             /* room */
+    size_t next;            /* the next leaf commit_node takes */
+} preframed;
+
+static void preframed_dispose(preframed *p)
+{
+    for (size_t i = p->next; p->frames && i < p->n; i++)
+        cairn_free(p->frames[i]);
+    cairn_free(p->leaves);
+    cairn_free(p->frames);
+    cairn_free(p->lens);
+    cairn_free(p->addrs);
+}
+
+/* Appends the dirty leaves under n, in commit_node's order. */
+static int collect_leaves(preframed *p, cairn_node *n)
+{
+    int rc;
+    if (n->clean)
+        return 0;
+    if (n->level) {
+        for (uint32_t i = 0; i < n->n; i++)
+            if (n->kids[i].node && (rc = collect_leaves(p, n->kids[i].node)) < 0)
+                return rc;
+        return 0;
+    }
+    if (p->n == p->cap) {
+        size_t cap = p->cap ? p->cap * 2 : 64;
+        cairn_node **v = cairn_realloc(p->leaves, cairn_mul_size(cap, sizeof *v));
+        if (!v)
+            return CAIRN_ENOMEM;
+        p->leaves = v;
+        p->cap = cap;
+    }
+    p->leaves[p->n++] = n;
+    return 0;
+}
+
+static int frame_job(void *ctx, size_t i)
+{
+    preframed *p = ctx;
+    cairn_buf b = CAIRN_BUF_INIT;
+    int rc = cairn_node_encode(&b, p->leaves[i]);
+    if (rc == 0)
+        rc = cairn_store_frame_node(&p->frames[i], &p->lens[i], &p->addrs[i], b.ptr, b.len);
+    cairn_buf_dispose(&b);
+    return rc;
+}
+
+/* Frames the dirty leaves of trees[0..n) ahead, when there are enough. */
+static int preframe(preframed *p, const cairn_btree *trees, size_t n)
+{
+    unsigned threads = CAIRN_MIN(cairn_cpu_count(), 4);
+    int rc;
+    memset(p, 0, sizeof *p);
+    if (threads < 2)
+        return 0;
+    for (size_t t = 0; t < n; t++)
+        if (trees[t].root && (rc = collect_leaves(p, trees[t].root)) < 0)
+            return rc;
+    if (p->n < PREFRAME_MIN) {
+        p->n = 0;
+        return 0;
+    }
+    if ((p->frames = cairn_malloc(cairn_mul_size(p->n, sizeof *p->frames))) != NULL)
+        memset(p->frames, 0, p->n * sizeof *p->frames);
+    p->lens = cairn_malloc(cairn_mul_size(p->n, sizeof *p->lens));
+    p->addrs = cairn_malloc(cairn_mul_size(p->n, sizeof *p->addrs));
+    if (!p->frames || !p->lens || !p->addrs)
+        return CAIRN_ENOMEM;
+    return cairn_parallel_for(threads, p->n, frame_job, p, NULL);
+}
+
 typedef struct commit_ctx {
     cairn_nodecache *cache;     /* gets the new clean nodes */
     cairn_store_batch *batch;   /* gets their encodings */
     cairn_buf buf;              /* encoding scratch */
+    preframed *pre;             /* leaves framed ahead, or NULL */
 } commit_ctx;
+
+/* Adds the clean copy c of n to the batch, framed ahead or here. */
+static int commit_frame(commit_ctx *cx, const cairn_node *n, cairn_node *c)
+{
+    preframed *p = cx->pre;
+    int rc;
+    if (p && p->next < p->n && p->leaves[p->next] == n) {
+        uint8_t *frame = p->frames[p->next];
+        p->frames[p->next] = NULL;
+        c->addr = p->addrs[p->next];
+        return cairn_store_batch_add_frame(cx->batch, frame, p->lens[p->next++], &c->addr);
+    }
+    cairn_buf_clear(&cx->buf);
+    if ((rc = cairn_node_encode(&cx->buf, c)) < 0)
+        return rc;
+    return cairn_store_batch_add(cx->batch, cx->buf.ptr, cx->buf.len, &c->addr);
+}
 
 /* The clean version of n (a new reference): n itself, or an encoded copy. */
 static int commit_node(commit_ctx *cx, cairn_node *n, cairn_node **out)
@@ -679,10 +789,7 @@ static int commit_node(commit_ctx *cx, cairn_node *n, cairn_node **out)
         c->kids[i].addr = k->addr;
         cairn_node_unref(k);
     }
-    cairn_buf_clear(&cx->buf);
-    if ((rc = cairn_node_encode(&cx->buf, c)) < 0)
-        goto fail;
-    if ((rc = cairn_store_batch_add(cx->batch, cx->buf.ptr, cx->buf.len, &c->addr)) < 0)
+    if ((rc = commit_frame(cx, n, c)) < 0)
         goto fail;
     c->clean = 1;
     cairn_nodecache_put(cx->cache, c);
@@ -693,22 +800,36 @@ fail:
     return rc;
 }
 
+int cairn_btree_commit_many(cairn_btree *out, const cairn_btree *trees, size_t n, cairn_store_batch *batch)
+{
+    preframed pre;
+    size_t done = 0;
+    int rc = preframe(&pre, trees, n);
+    for (; rc == 0 && done < n; done++) {
+        const cairn_btree *t = &trees[done];
+        commit_ctx cx = { t->cache, batch, CAIRN_BUF_INIT, &pre };
+        cairn_node *root;
+        if (!t->root || t->root->clean) {
+            cairn_btree_copy(&out[done], t);
+            continue;
+        }
+        rc = commit_node(&cx, t->root, &root);
+        cairn_buf_dispose(&cx.buf);
+        if (rc < 0)
+            break;
+        out[done] = *t;
+        out[done].root = root;
+    }
+    preframed_dispose(&pre);
+    if (rc < 0)
+        while (done > 0)
+            cairn_btree_dispose(&out[--done]);
+    return rc;
+}
+
 int cairn_btree_commit(cairn_btree *out, const cairn_btree *t, cairn_store_batch *batch)
 {
-    commit_ctx cx = { t->cache, batch, CAIRN_BUF_INIT };
-    cairn_node *root;
-    int rc;
-    if (!t->root || t->root->clean) {
-        cairn_btree_copy(out, t);
-        return 0;
-    }
-    rc = commit_node(&cx, t->root, &root);
-    cairn_buf_dispose(&cx.buf);
-    if (rc < 0)
-        return rc;
-    *out = *t;
-    out->root = root;
-    return 0;
+    return cairn_btree_commit_many(out, t, 1, batch);
 }
 
 int cairn_btree_transient_commit(cairn_btree *out, cairn_btree_transient *tt, cairn_store_batch *batch)

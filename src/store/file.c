@@ -95,6 +95,7 @@
 #include "base/alloc.h"
 #include "base/err.h"
 #include "base/hmap.h"
+#include "base/par.h"
 #include "edn/value.h"
 
 #define VERSION_TEXT "cairn file store 3\n"
@@ -404,60 +405,6 @@ static int files_get(cairn_store *s, const cairn_addr *addr, void **data_out, si
     return rc < 0 ? io_error(&s->err, rc, "node", fn) : 0;
 }
 
-/* ---- parallel I/O ----------------------------------------------------------------- */
-
-/* One item of parallel work: 0 or -errno. Runs on any thread: it must touch
- * nothing shared but what its item owns. */
-typedef int (*job_fn)(void *ctx, size_t i);
-
-struct pool {
-    job_fn fn;                  /* the work */
-    void *ctx;                  /* its argument */
-    size_t count;               /* items */
-    _Atomic size_t next;        /* next item to take */
-    _Atomic int rc;             /* first failure (-errno), 0 */
-    _Atomic size_t failed;      /* its item */
-};
-
-static void *pool_work(void *p)
-{
-    struct pool *pl = p;
-    size_t i;
-    while (atomic_load(&pl->rc) == 0 && (i = atomic_fetch_add(&pl->next, 1)) < pl->count) {
-        int rc = pl->fn(pl->ctx, i), zero = 0;
-        if (rc < 0 && atomic_compare_exchange_strong(&pl->rc, &zero, rc))
-            atomic_store(&pl->failed, i);
-    }
-    return NULL;
-}
-
-/*
- * Runs fn for every item on up to `threads` threads, this one included,
- * stopping at the first failure: 0, or that -errno with its item in
- * *failed_out. Concurrent fsyncs let the file system commit them together
- * (ext4's journal does); with fewer than 2 items per thread it stays on
- * this thread.
- */
-static int parallel_for(unsigned threads, size_t count, job_fn fn, void *ctx, size_t *failed_out)
-{
-    struct pool pl;
-    pthread_t th[15];
-    size_t extra = 0, want = CAIRN_MIN(CAIRN_MIN((size_t)threads, count / 2), CAIRN_ARRAY_LEN(th) + 1);
-    int rc;
-    memset(&pl, 0, sizeof pl);
-    pl.fn = fn;
-    pl.ctx = ctx;
-    pl.count = count;
-    while (extra + 1 < want && pthread_create(&th[extra], NULL, pool_work, &pl) == 0)
-        extra++;
-    pool_work(&pl);
-    for (size_t i = 0; i < extra; i++)
-        pthread_join(th[i], NULL);
-    if ((rc = atomic_load(&pl.rc)) < 0)
-        *failed_out = atomic_load(&pl.failed);
-    return rc;
-}
-
 /* ---- nodes, continued ---------------------------------------------------------------- */
 
 /* One node put_many has to write. */
@@ -563,8 +510,9 @@ static int put_nodes(cairn_store *s, size_t n, const cairn_addr *addrs, const vo
     }
     for (int b = 0; b < 256; b++)
         touched[b] |= fresh[b] && njobs;
-    /* 1. temp files, written and fsynced */
-    if ((rc = parallel_for(threads, njobs, write_job, &p, &failed)) < 0) {
+    /* 1. temp files, written and fsynced, on several threads: concurrent
+     * fsyncs let the file system commit them together (ext4's journal does) */
+    if ((rc = cairn_parallel_for(threads, njobs, write_job, &p, &failed)) < 0) {
         rc = p.jobs[failed].fsync_failed ? fail_stop(fs, rc, "node") : io_error(&s->err, rc, "node", "temp file");
         goto done;
     }
@@ -588,7 +536,7 @@ static int put_nodes(cairn_store *s, size_t n, const cairn_addr *addrs, const vo
             p.dirs[ndirs++] = dirs[b];
     if (sync_nodes)
         p.dirs[ndirs++] = fs->nodes;
-    if ((rc = parallel_for(threads, ndirs, fsync_dir_job, &p, &failed)) < 0) {
+    if ((rc = cairn_parallel_for(threads, ndirs, fsync_dir_job, &p, &failed)) < 0) {
         /* renaming[] stays raised for these renames: the handle is failed */
         rc = fail_stop(fs, rc, "node directory");
         goto done;

@@ -416,24 +416,40 @@ static int batch_grow(cairn_store_batch *b)
     return 0;
 }
 
+int cairn_store_frame_node(uint8_t **frame_out, size_t *len_out, cairn_addr *addr_out, const void *node, size_t len)
+{
+    int rc;
+    if (len > NODE_MAX)
+        return CAIRN_ELIMIT;
+    if ((rc = cairn_store_frame_encode(frame_out, len_out, node, len)) < 0)
+        return rc;
+    cairn_addr_of(addr_out, *frame_out, *len_out);
+    return 0;
+}
+
+int cairn_store_batch_add_frame(cairn_store_batch *b, uint8_t *frame, size_t len, const cairn_addr *addr)
+{
+    int rc;
+    if (b->count == b->cap && (rc = batch_grow(b)) < 0) {
+        cairn_free(frame);
+        return rc;
+    }
+    b->addrs[b->count] = *addr;
+    b->frames[b->count] = frame;
+    b->lens[b->count] = len;
+    b->bytes += len;
+    b->count++;
+    return 0;
+}
+
 int cairn_store_batch_add(cairn_store_batch *b, const void *node, size_t len, cairn_addr *addr_out)
 {
     uint8_t *frame;
     size_t flen;
     int rc;
-    if (len > NODE_MAX)
-        return CAIRN_ELIMIT;
-    if (b->count == b->cap && (rc = batch_grow(b)) < 0)
+    if ((rc = cairn_store_frame_node(&frame, &flen, addr_out, node, len)) < 0)
         return rc;
-    if ((rc = cairn_store_frame_encode(&frame, &flen, node, len)) < 0)
-        return rc;
-    cairn_addr_of(&b->addrs[b->count], frame, flen);
-    b->frames[b->count] = frame;
-    b->lens[b->count] = flen;
-    b->bytes += flen;
-    *addr_out = b->addrs[b->count];
-    b->count++;
-    return 0;
+    return cairn_store_batch_add_frame(b, frame, flen, addr_out);
 }
 
 size_t cairn_store_batch_count(const cairn_store_batch *b)

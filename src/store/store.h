@@ -74,6 +74,13 @@ typedef struct cairn_store_batch cairn_store_batch;
 int cairn_store_batch_new(cairn_store_batch **out, cairn_store *s);
 /* Frames and hashes a node payload, buffers it, and gives its address. */
 int cairn_store_batch_add(cairn_store_batch *b, const void *node, size_t len, cairn_addr *addr_out);
+/* The two halves of cairn_store_batch_add, so that nodes can be framed on
+ * other threads (framing touches nothing shared): cairn_store_frame_node
+ * frames a node payload and gives its address (CAIRN_ELIMIT over the node
+ * limit); cairn_store_batch_add_frame buffers such a frame, taking it over
+ * even when it fails (CAIRN_ENOMEM). */
+int cairn_store_frame_node(uint8_t **frame_out, size_t *len_out, cairn_addr *addr_out, const void *node, size_t len);
+int cairn_store_batch_add_frame(cairn_store_batch *b, uint8_t *frame, size_t len, const cairn_addr *addr);
 /* Nodes added so far, and their framed bytes. */
 size_t cairn_store_batch_count(const cairn_store_batch *b);
 size_t cairn_store_batch_bytes(const cairn_store_batch *b);

@@ -7,6 +7,7 @@
 #include "base/alloc.h"
 #include "base/buf.h"
 #include "base/common.h"
+#include "base/par.h"
 #include "support/store_util.h"
 
 static cairn_val edn(const char *text)
@@ -617,6 +618,103 @@ void test_db_api__concurrent_clients_share_one_writer_with_gapless_txs(void)
     cairn_release(cfg);
 }
 
+/* Transaction i of big_load: 1500 people, then their ages and tags changed. */
+static char *big_tx(int i)
+{
+    cairn_buf b = CAIRN_BUF_INIT;
+    char item[160];
+    cairn_buf_putc(&b, '[');
+    for (int p = 0; p < 1500; p++) {
+        if (i == 0)
+            snprintf(item, sizeof item, "{:db/id \"p%d\" :person/name \"n%05d\" :person/age %d :person/tags [:a :t%d]%s}",
+                     p, (p * 7919) % 1500, p, p % 5, "");
+        else
+            snprintf(item, sizeof item, "{:person/name \"n%05d\" :person/age %d :person/tags :r%d}", (p * 7919) % 1500,
+                     p + 1000 * i, i);
+        cairn_buf_put(&b, item, strlen(item));
+        if (i == 0 && p > 0) {
+            snprintf(item, sizeof item, "[:db/add \"p%d\" :person/friend \"p%d\"]", p, (p * 31) % p);
+            cairn_buf_put(&b, item, strlen(item));
+        }
+    }
+    cairn_buf_putc(&b, ']');
+    cairn_buf_putc(&b, 0);
+    CHECK(!b.oom);
+    return b.ptr;
+}
+
+/* What big_load compares: every user attribute through AEVT and AVET, and
+ * the history of the changed ones. */
+static char *big_state(cairn_conn *c)
+{
+    static const char *comps[] = { "[:person/name]", "[:person/age]", "[:person/tags]", "[:person/friend]" };
+    cairn_buf b = CAIRN_BUF_INIT;
+    cairn_db *db, *h;
+    CHECK_OK(cairn_conn_db(&db, c, NULL));
+    CHECK_OK(cairn_db_history(&h, db, NULL));
+    for (size_t i = 0; i < CAIRN_ARRAY_LEN(comps); i++) {
+        char *x = datoms(db, CAIRN_INDEX_AEVT, comps[i]), *y = datoms(h, CAIRN_INDEX_AEVT, comps[i]);
+        char *z = datoms(db, i == 0 || i == 3 ? CAIRN_INDEX_AVET : CAIRN_INDEX_EAVT, i == 0 || i == 3 ? comps[i] : "[7]");
+        cairn_buf_put(&b, x, strlen(x));
+        cairn_buf_put(&b, y, strlen(y));
+        cairn_buf_put(&b, z, strlen(z));
+        cairn_free(x);
+        cairn_free(y);
+        cairn_free(z);
+    }
+    cairn_buf_putc(&b, 0);
+    CHECK(!b.oom);
+    cairn_db_release(h);
+    cairn_db_release(db);
+    return b.ptr;
+}
+
+/* Loads big_tx 0..5 into a fresh file store at dir with `cpus` processors
+ * in view; returns big_state before and after reopening (equal). */
+static char *big_load(const char *dir, unsigned cpus)
+{
+    char path[1024], *state, *again;
+    cairn_val cfg;
+    cairn_conn *c;
+    snprintf(path, sizeof path, "{:store {:backend :file :path \"%s/%s\"}}", test_tmpdir(), dir);
+    cfg = edn(path);
+    cairn__cpu_count_set(cpus);
+    c = setup(cfg);
+    for (int i = 0; i < 6; i++) {
+        char *t = big_tx(i);
+        cairn_error err = CAIRN_ERROR_INIT;
+        CHECK_MSG(tx(c, t, NULL, &err) == 0, "tx %d: %s", i, err.message);
+        cairn_free(t);
+    }
+    state = big_state(c);
+    cairn_conn_release(c);
+    /* a cold open replays the commits since the last flush, on threads too */
+    CHECK_OK(cairn_connect(&c, cfg, NULL));
+    again = big_state(c);
+    CHECK_STR(again, state);
+    cairn__cpu_count_set(0);
+    cairn_free(again);
+    cairn_conn_release(c);
+    cairn_release(cfg);
+    return state;
+}
+
+/*
+ * Big transactions apply their changes to the six trees on several threads,
+ * and flushes frame their leaves on several threads (tail.c, edit.c): the
+ * database must come out exactly as one thread makes it, current and
+ * history, before and after a cold reopen.
+ */
+void test_db_api__big_transactions_on_threads_give_what_one_thread_gives(void)
+{
+    char *one = big_load("one", 1), *many = big_load("many", 4);
+    CHECK(strlen(one) > 100000);
+    CHECK(strstr(one, ":r5") != NULL);
+    CHECK_STR(many, one);
+    cairn_free(one);
+    cairn_free(many);
+}
+
 void test_db_api__oom_during_transact_fails_cleanly_and_later_succeeds(void)
 {
     cairn_val cfg = mem_cfg(NULL);
@@ -647,6 +745,104 @@ void test_db_api__oom_during_transact_fails_cleanly_and_later_succeeds(void)
     CHECK_EQ(cairn_db_max_tx(after), cairn_db_max_tx(before) + 1);
     cairn_db_release(before);
     cairn_db_release(after);
+    cairn_conn_release(c);
+    cairn_release(cfg);
+}
+
+/* How many datoms index holds under components comps. */
+static int64_t count_datoms(const cairn_db *db, cairn_index index, const char *comps)
+{
+    cairn_datoms *it;
+    cairn_datom d;
+    cairn_val c = edn(comps);
+    int64_t n = 0;
+    CHECK_OK(cairn_datoms_open(&it, db, index, c, NULL));
+    while (cairn_datoms_next(it, &d) == 0)
+        n++;
+    cairn_datoms_close(it);
+    cairn_release(c);
+    return n;
+}
+
+/* Out of memory anywhere in a transaction big enough to apply its trees on
+ * two threads (tail.c): the failure comes back whole from whichever thread
+ * met it, and the database is unchanged. */
+void test_db_api__oom_in_a_big_transaction_on_threads_changes_nothing(void)
+{
+    cairn_val cfg = mem_cfg(NULL);
+    cairn_conn *c = setup(cfg);
+    cairn_buf b = CAIRN_BUF_INIT;
+    cairn_db *after;
+    cairn_val data;
+    int64_t want_tx;
+    uint64_t n;
+    int failures = 0;
+    cairn_buf_putc(&b, '[');
+    for (int p = 0; p < 700; p++) {
+        char item[128];
+        snprintf(item, sizeof item, "{:person/name \"big%d\" :person/age %d :person/tags [:a :b%d]}", p, p, p % 9);
+        cairn_buf_put(&b, item, strlen(item));
+    }
+    cairn_buf_putc(&b, ']');
+    cairn_buf_putc(&b, 0);
+    CHECK(!b.oom);
+    data = edn(b.ptr); /* parsed here, so that the failures land in the transaction */
+    CHECK_OK(cairn_conn_db(&after, c, NULL));
+    want_tx = cairn_db_max_tx(after);
+    cairn_db_release(after);
+    cairn__cpu_count_set(2);
+    /* one failing allocation at n, until the transaction no longer reaches n
+     * (a failure the engine absorbs, such as a cache entry, still commits) */
+    for (n = 1;; n += 1 + n / 48) {
+        cairn_error err = CAIRN_ERROR_INIT;
+        cairn_db *now;
+        int rc, hit;
+        cairn__alloc_fail_at(n, 0);
+        rc = cairn_transact(NULL, c, data, cairn_nil(), &err);
+        hit = cairn__alloc_failed();
+        cairn__alloc_fail_at(0, 0);
+        if (rc == 0) {
+            want_tx++;
+            if (!hit)
+                break;
+        } else {
+            CHECK_MSG(rc == CAIRN_ENOMEM || err.code == CAIRN_ENOMEM, "n=%llu: %d %s", (unsigned long long)n, rc,
+                      err.message);
+            failures++;
+        }
+        CHECK_OK(cairn_conn_db(&now, c, NULL));
+        CHECK_EQ(cairn_db_max_tx(now), want_tx);
+        cairn_db_release(now);
+    }
+    cairn__cpu_count_set(0);
+    printf("%d failed transactions; none failed once allocation %llu was past its end\n", failures,
+           (unsigned long long)n);
+    CHECK(failures > 50);
+    CHECK_OK(cairn_conn_db(&after, c, NULL));
+    CHECK_EQ(cairn_db_max_tx(after), want_tx);
+    /* nothing lost from any tree: every failed try left them whole, and the
+     * first success wrote them all */
+    {
+        /* EAVT as a database that took it once, plus a :db/txInstant for
+         * every later transaction that committed */
+        cairn_val rcfg = mem_cfg(NULL);
+        cairn_conn *r = setup(rcfg);
+        cairn_db *rdb;
+        CHECK_OK(cairn_transact(NULL, r, data, cairn_nil(), NULL));
+        CHECK_OK(cairn_conn_db(&rdb, r, NULL));
+        CHECK_EQ(count_datoms(after, CAIRN_INDEX_EAVT, "[]"),
+                 count_datoms(rdb, CAIRN_INDEX_EAVT, "[]") + want_tx - cairn_db_max_tx(rdb));
+        cairn_db_release(rdb);
+        cairn_conn_release(r);
+        cairn_release(rcfg);
+    }
+    CHECK_EQ(count_datoms(after, CAIRN_INDEX_AEVT, "[:person/name]"), 700);
+    CHECK_EQ(count_datoms(after, CAIRN_INDEX_AVET, "[:person/name]"), 700);
+    CHECK_EQ(count_datoms(after, CAIRN_INDEX_AEVT, "[:person/age]"), 700);
+    CHECK_EQ(count_datoms(after, CAIRN_INDEX_AEVT, "[:person/tags]"), 1400);
+    cairn_db_release(after);
+    cairn_buf_dispose(&b);
+    cairn_release(data);
     cairn_conn_release(c);
     cairn_release(cfg);
 }

@@ -3,6 +3,7 @@
  * store reads), walks, and failures (out of memory, unreadable nodes).
  */
 #include "index_test.h"
+#include "base/par.h"
 
 /* An EAVT-shaped key: e (8) | a (8) | value tag + 8 bytes | tx (8). */
 static size_t datom_key(uint8_t *buf, uint64_t e, uint64_t a, uint64_t v)
@@ -352,6 +353,87 @@ void test_index_commit__unreadable_nodes_fail_cleanly(void)
  * leaks nothing, and leaves the old tree intact. The cache holds nothing, so
  * every node is read (and allocated) each time: the most allocations to fail.
  */
+/* Random changes to t in a transient of its own (dirty, not committed). */
+static cairn_btree_transient *dirty_copy(const cairn_btree *t, model *m, uint64_t n, uint64_t keys, uint64_t a)
+{
+    cairn_btree_transient *tt;
+    uint8_t k[40];
+    CHECK_OK(cairn_btree_transient_new(&tt, t));
+    for (uint64_t i = 0; i < n; i++) {
+        uint64_t x = test_rand_below(keys * 2);
+        size_t len = datom_key(k, 1 + x / 9, a + x % 9, x);
+        if (i % 4) {
+            CHECK(cairn_btree_transient_insert(tt, k, len) >= 0);
+            model_insert(m, k, len);
+        } else {
+            CHECK(cairn_btree_transient_delete(tt, k, len) >= 0);
+            model_delete(m, k, len);
+        }
+    }
+    return tt;
+}
+
+/*
+ * A commit with many dirty leaves frames them on several threads ahead of
+ * the walk that writes the branches (edit.c). It must write exactly what one
+ * thread writes: the same nodes, in the same order, under the same root
+ * addresses, and the trees must read back from the store alone.
+ */
+void test_index_commit__leaves_framed_on_threads_are_what_one_thread_writes(void)
+{
+    idx_env e;
+    cairn_btree base[3], dirty[3], one[3], many[3];
+    cairn_btree_transient *tt[3];
+    model m[3] = { { 0 }, { 0 }, { 0 } };
+    cairn_store_batch *b1, *b4;
+    uint8_t k[40];
+    idx_env_open(&e, 1024, 64 << 20);
+    for (int t = 0; t < 3; t++) {
+        build_datoms(&base[t], &e, t == 1 ? 0 : 20000 * (uint64_t)(t + 1));
+        for (uint64_t i = 0; t != 1 && i < 20000 * (uint64_t)(t + 1); i++)
+            model_insert(&m[t], k, datom_i(k, i));
+        /* the middle tree starts empty: commit meets a clean-free tree between dirty ones */
+        tt[t] = dirty_copy(&base[t], &m[t], t == 1 ? 300 : 3000, 20000, 10);
+        cairn_btree_transient_persist(&dirty[t], tt[t]);
+    }
+    CHECK_OK(cairn_store_batch_new(&b1, &e.store->base));
+    CHECK_OK(cairn_store_batch_new(&b4, &e.store->base));
+    cairn__cpu_count_set(1);
+    CHECK_OK(cairn_btree_commit_many(one, dirty, 3, b1));
+    cairn__cpu_count_set(4);
+    CHECK_OK(cairn_btree_commit_many(many, dirty, 3, b4));
+    cairn__cpu_count_set(0);
+    CHECK(cairn_store_batch_count(b1) > 1000);
+    CHECK_EQ(cairn_store_batch_count(b4), cairn_store_batch_count(b1));
+    CHECK_EQ(cairn_store_batch_bytes(b4), cairn_store_batch_bytes(b1));
+    for (int t = 0; t < 3; t++) {
+        cairn_addr r1, r4;
+        CHECK_OK(cairn_btree_root(&r1, &one[t]));
+        CHECK_OK(cairn_btree_root(&r4, &many[t]));
+        CHECK(cairn_addr_equal(&r1, &r4));
+    }
+    CHECK_OK(cairn_store_batch_commit(b4));
+    cairn_nodecache_clear(e.cache);
+    for (int t = 0; t < 3; t++) {
+        cairn_btree o;
+        cairn_addr r;
+        CHECK_OK(cairn_btree_root(&r, &many[t]));
+        CHECK_OK(cairn_btree_open(&o, e.cache, &r, &e.opts));
+        idx_check(&o);
+        model_check_all(&m[t], &o);
+        cairn_btree_dispose(&o);
+        cairn_btree_dispose(&one[t]);
+        cairn_btree_dispose(&many[t]);
+        cairn_btree_dispose(&dirty[t]);
+        cairn_btree_dispose(&base[t]);
+        cairn_btree_transient_free(tt[t]);
+        model_free(&m[t]);
+    }
+    cairn_store_batch_free(b1);
+    cairn_store_batch_free(b4);
+    idx_env_close(&e);
+}
+
 void test_index_commit__out_of_memory_anywhere_in_apply_and_commit(void)
 {
     idx_env e;
@@ -373,6 +455,7 @@ void test_index_commit__out_of_memory_anywhere_in_apply_and_commit(void)
         c[i].op = i % 3 ? CAIRN_BTREE_INSERT : CAIRN_BTREE_DELETE;
     }
     live = idx_live_baseline();
+    cairn__cpu_count_set(2); /* commit frames its leaves on two threads */
     for (fail_at = 1;; fail_at++) {
         cairn_btree_transient *tt = NULL;
         cairn_store_batch *batch = NULL;
@@ -408,6 +491,7 @@ void test_index_commit__out_of_memory_anywhere_in_apply_and_commit(void)
         if (rc == 0)
             break;
     }
+    cairn__cpu_count_set(0);
     CHECK(failures > 100);
     printf("apply + commit succeeded once allocation %" PRIu64 " no longer failed\n", fail_at);
     idx_check(&t);
