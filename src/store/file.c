@@ -1009,7 +1009,7 @@ static int pack_del(struct file_store *fs, const cairn_addr *addr)
  * against its address first: a damaged node is not carried into a new pack
  * under a good checksum.
  */
-#define COMPACT_PCT 1
+#define COMPACT_PCT 10
 
 static int pack_compact(struct file_store *fs, const char *name)
 {

@@ -860,3 +860,64 @@ void test_store_file__many_nodes_go_to_one_pack(void)
     cairn_store_close(r);
     cairn_store_close(w);
 }
+
+/*
+ * Compaction (the compact method, after garbage collection's deletes)
+ * rewrites a pack once its deleted nodes are a tenth of its node bytes or
+ * more, as docs/format.md says, and leaves it alone below that: the live
+ * nodes move to a new pack, readable through this handle and a new one, and
+ * the deleted ones stay gone.
+ */
+void test_store_file__compaction_rewrites_a_pack_once_a_tenth_of_it_is_deleted(void)
+{
+    enum { N = 40 };
+    const char *root = store_dir("compact");
+    cairn_file_options opt = CAIRN_FILE_OPTIONS_INIT;
+    cairn_store *w, *r;
+    cairn_store_batch *b;
+    cairn_addr addrs[N];
+    char payload[64], first[128], name[128];
+    int listed = 0;
+    opt.log_bytes = -1;
+    opt.pack_min = 16;
+    w = open_file(root, &opt);
+    CHECK_OK(cairn_store_batch_new(&b, w));
+    for (int i = 0; i < N; i++) {
+        snprintf(payload, sizeof payload, "node %02d of a pack", i); /* all one length */
+        CHECK_OK(cairn_store_batch_add(b, payload, strlen(payload), &addrs[i]));
+    }
+    CHECK_OK(cairn_store_batch_commit(b));
+    cairn_store_batch_free(b);
+    only_pack(first, sizeof first, root);
+    CHECK_MSG(first[0], "want exactly one pack");
+    /* 3 of 40 deleted: 7.5%, the pack stays */
+    for (int i = 0; i < 3; i++)
+        CHECK_OK(w->methods->del(w, &addrs[i]));
+    CHECK_OK(w->methods->compact(w));
+    only_pack(name, sizeof name, root);
+    CHECK_STR(name, first);
+    /* 4 of 40: 10%, rewritten */
+    CHECK_OK(w->methods->del(w, &addrs[3]));
+    CHECK_OK(w->methods->compact(w));
+    only_pack(name, sizeof name, root);
+    CHECK_MSG(name[0] && strcmp(name, first) != 0, "want one new pack, have \"%s\"", name);
+    r = open_file(root, &opt);
+    for (int i = 0; i < N; i++) {
+        cairn_store *s = i % 2 ? r : w;
+        void *v;
+        size_t len;
+        int rc = cairn_store_get_node(s, &addrs[i], &v, &len);
+        if (i < 4) {
+            CHECK_ERR(rc, CAIRN_ENOTFOUND);
+            continue;
+        }
+        CHECK_OK(rc);
+        snprintf(payload, sizeof payload, "node %02d of a pack", i);
+        CHECK_MEM(v, len, payload, strlen(payload));
+        cairn_free(v);
+    }
+    CHECK_OK(r->methods->list(r, count_cb, &listed));
+    CHECK_EQ(listed, N - 4);
+    cairn_store_close(r);
+    cairn_store_close(w);
+}
