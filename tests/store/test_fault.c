@@ -132,7 +132,8 @@ void test_store_fault__every_failing_io_call_of_a_commit_is_reported_eio(void)
         snprintf(root, sizeof root, "%s/persistent-%zu", test_tmpdir(), m);
         p = sweep(root, 1, EIO, VOP_ALL);
         fprintf(stderr, "%s: faults injected: %ld transient, %ld persistent\n", names[m], t, p);
-        CHECK(t > 20 && p > 20);
+        /* a pack's put makes the fewest calls: no stat per node */
+        CHECK(t > 15 && p > 15);
     }
     log_bytes = -1;
     pack_min = -1;

@@ -747,10 +747,11 @@ static void only_pack(char *out, size_t cap, const char *root)
 }
 
 /*
- * A put of many new nodes writes one pack of the documented layout and no
- * node files; another handle reads every node from it; list names each node
- * once, also one that has a file too; deleting every node removes the pack;
- * a damaged index is refused as corrupt.
+ * A put of many nodes writes one pack of the documented layout and no node
+ * files, with a node that has a file too (not looked for); another handle
+ * reads every node from it; list names each node once, also the one with two
+ * copies; deleting every node removes the pack and the file; a damaged index
+ * is refused as corrupt.
  */
 void test_store_file__many_nodes_go_to_one_pack(void)
 {
@@ -773,7 +774,7 @@ void test_store_file__many_nodes_go_to_one_pack(void)
     node_path(path, sizeof path, root, &single);
     CHECK(access(path, F_OK) == 0);
     CHECK_OK(cairn_store_batch_new(&b, w));
-    CHECK_OK(cairn_store_batch_add(b, "alone", 5, &single)); /* has a file: not packed */
+    CHECK_OK(cairn_store_batch_add(b, "alone", 5, &single)); /* has a file: packed all the same */
     for (int i = 0; i < N; i++) {
         snprintf(payload, sizeof payload, "node %d of a pack", i);
         CHECK_OK(cairn_store_batch_add(b, payload, strlen(payload), &addrs[i]));
@@ -793,7 +794,7 @@ void test_store_file__many_nodes_go_to_one_pack(void)
     CHECK_MEM(buf + n - 8, 8, "CRNPEND1", 8);
     ioff = cairn_get_be64(buf + n - 32);
     count = cairn_get_be64(buf + n - 24);
-    CHECK_EQ(count, N);
+    CHECK_EQ(count, N + 1);
     CHECK_EQ(ioff + 28 * count + 32, (uint64_t)n);
     cairn_addr_of(&sum, buf + ioff, 28 * count);
     CHECK_MEM(buf + n - 16, 8, sum.bytes, 8);
@@ -813,16 +814,22 @@ void test_store_file__many_nodes_go_to_one_pack(void)
     CHECK_OK(r->methods->list(r, count_cb, &listed));
     CHECK_EQ(listed, N + 1);
 
-    /* delete-database's way: every node; the pack goes with its last */
-    for (int i = 0; i < N; i++) {
+    /* delete-database's way: every node; the pack goes with its last, and
+     * the node with two copies loses both */
+    for (int i = 0; i <= N; i++) {
+        const cairn_addr *a = i < N ? &addrs[i] : &single;
         void *v;
         size_t len;
-        CHECK_OK(w->methods->del(w, &addrs[i]));
-        CHECK_ERR(cairn_store_get_node(w, &addrs[i], &v, &len), CAIRN_ENOTFOUND);
-        if (i < N - 1)
-            CHECK(access(path, F_OK) == 0);
+        CHECK(access(path, F_OK) == 0);
+        CHECK_OK(w->methods->del(w, a));
+        CHECK_ERR(cairn_store_get_node(w, a, &v, &len), CAIRN_ENOTFOUND);
     }
     CHECK(access(path, F_OK) != 0);
+    {
+        char file[1024];
+        node_path(file, sizeof file, root, &single);
+        CHECK(access(file, F_OK) != 0);
+    }
     cairn_store_close(r);
 
     /* a pack whose index does not match its checksum is corrupt */
