@@ -902,6 +902,7 @@ static int pack_write(struct file_store *fs, const struct node_job *jobs, size_t
     uint8_t *buf, *idx, *own;
     char tmp[48], name[PACK_NAME_LEN + 1];
     cairn_addr sum;
+    size_t kept = 0;
     int rc, fsync_failed;
     if (fs->packdir < 0)
         return cairn_error_set(&fs->base.err, CAIRN_EIO, ":store/io", "packs/ cannot be opened");
@@ -925,6 +926,18 @@ static int pack_write(struct file_store *fs, const struct node_job *jobs, size_t
         off += lens[jobs[i].index];
     }
     qsort(idx, njobs, PACK_ENT, pack_ent_cmp);
+    /* a node the batch names twice is indexed once (readers refuse an index
+     * whose addresses do not strictly increase); its second frame stays as
+     * dead bytes */
+    for (size_t i = 0; i < njobs; i++) {
+        if (kept && !memcmp(idx + (kept - 1) * PACK_ENT, idx + i * PACK_ENT, CAIRN_ADDR_LEN))
+            continue;
+        if (kept != i)
+            memcpy(idx + kept * PACK_ENT, idx + i * PACK_ENT, PACK_ENT);
+        kept++;
+    }
+    njobs = kept;
+    total = ioff + njobs * PACK_ENT + PACK_FOOT;
     cairn_addr_of(&sum, idx, njobs * PACK_ENT);
     cairn_put_be64(buf + total - PACK_FOOT, ioff);
     cairn_put_be64(buf + total - PACK_FOOT + 8, njobs);

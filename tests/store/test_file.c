@@ -868,6 +868,47 @@ void test_store_file__many_nodes_go_to_one_pack(void)
     cairn_store_close(w);
 }
 
+/* A batch that names one node twice still makes a pack that every handle
+ * reads: the index holds each address once (readers refuse an index with
+ * an address twice as out of order). */
+void test_store_file__a_batch_with_a_node_twice_makes_a_readable_pack(void)
+{
+    enum { N = 20 };
+    const char *root = store_dir("packtwice");
+    cairn_file_options opt = CAIRN_FILE_OPTIONS_INIT;
+    cairn_store *w, *r;
+    cairn_store_batch *b;
+    cairn_addr addrs[N], again;
+    char payload[64];
+    int listed = 0;
+    opt.log_bytes = -1;
+    opt.pack_min = 16;
+    w = open_file(root, &opt);
+    CHECK_OK(cairn_store_batch_new(&b, w));
+    for (int i = 0; i < N; i++) {
+        snprintf(payload, sizeof payload, "node %d, maybe twice", i);
+        CHECK_OK(cairn_store_batch_add(b, payload, strlen(payload), &addrs[i]));
+        if (i == 7)
+            CHECK_OK(cairn_store_batch_add(b, payload, strlen(payload), &again));
+    }
+    CHECK(cairn_addr_equal(&again, &addrs[7]));
+    CHECK_OK(cairn_store_batch_commit(b));
+    cairn_store_batch_free(b);
+    r = open_file(root, &opt);
+    for (int i = 0; i < N; i++) {
+        void *v;
+        size_t len;
+        snprintf(payload, sizeof payload, "node %d, maybe twice", i);
+        CHECK_OK(cairn_store_get_node(r, &addrs[i], &v, &len));
+        CHECK_MEM(v, len, payload, strlen(payload));
+        cairn_free(v);
+    }
+    CHECK_OK(r->methods->list(r, count_cb, &listed));
+    CHECK_EQ(listed, N);
+    cairn_store_close(r);
+    cairn_store_close(w);
+}
+
 /*
  * Compaction (the compact method, after garbage collection's deletes)
  * rewrites a pack once its deleted nodes are a tenth of its node bytes or
